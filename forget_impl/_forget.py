@@ -1,0 +1,250 @@
+"""The reference ``forget``: Chainer 7.8.1's semantics, plus transparency (T1-T4).
+
+How it differs from upstream, and why (clause IDs from ``shared/spec/forget.md``):
+
+* Gradients for variables that ``func`` reaches without receiving them as
+  arguments (parameters of links, closed-over variables) are not written to
+  ``.grad`` by a private backward pass. They are handed back to the caller's
+  backward pass through a small "sink" node hanging off the ``Forget`` node, so
+  they are accumulated in the caller's gradient table like any other
+  contribution: ``loss_scale`` reaches them (T1) and a parameter used inside and
+  outside ``func`` gets both contributions in either order (T3).
+* The recomputation runs under the ``chainer.config`` captured when ``forget``
+  was called, not under whatever is active when ``backward`` runs (T2).
+
+Everything a user can observe otherwise (return types including the
+one-element-tuple quirk F1, exception types and messages for D5/D8, the
+``in_recomputing`` / ``_will_recompute`` flags for D9) matches upstream.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import heapq
+from collections.abc import Callable
+from typing import Any
+
+import chainer
+from chainer import _backprop_utils, backend, function_node, variable
+
+_FORCED_IN_RECOMPUTE = {"enable_backprop": True, "in_recomputing": True}
+
+
+def _ordinal(n: int) -> str:
+    suffix = {1: "st", 2: "nd", 3: "rd"}.get(n if n < 20 else n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def _call_func(func: Callable, xs) -> tuple:
+    """Call ``func`` and check it returned a Variable or a tuple of them (D5)."""
+    outs = func(*xs)
+    if isinstance(outs, tuple):
+        for i, out in enumerate(outs):
+            if not isinstance(out, variable.Variable):
+                position = _ordinal(i + 1)
+                raise RuntimeError(
+                    f"{position} element of a returned tuple is not Variable, but is {type(out)}"
+                )
+        return outs
+    if isinstance(outs, variable.Variable):
+        return (outs,)
+    raise RuntimeError(
+        f"A tuple of Variables or a Variable are expected, but {type(outs)} is returned."
+    )
+
+
+def _config_snapshot() -> dict[str, Any]:
+    """Every key visible in ``chainer.config`` (thread-local over global)."""
+    keys = set(vars(chainer.configuration.global_config))
+    keys |= set(vars(chainer.config._local))
+    return {k: getattr(chainer.config, k) for k in keys}
+
+
+@contextlib.contextmanager
+def _recompute_config(snapshot: dict[str, Any]):
+    with contextlib.ExitStack() as stack:
+        for key, value in snapshot.items():
+            value = _FORCED_IN_RECOMPUTE.get(key, value)
+            stack.enter_context(chainer.using_config(key, value))
+        for key, value in _FORCED_IN_RECOMPUTE.items():
+            if key not in snapshot:
+                stack.enter_context(chainer.using_config(key, value))
+        yield
+
+
+class _Recorder(chainer.FunctionHook):
+    """Records the function nodes created while it is active."""
+
+    name = "forget_impl_recorder"
+
+    def __init__(self) -> None:
+        self.created: set = set()
+
+    def forward_postprocess(self, function, in_data) -> None:
+        self.created.add(function)
+
+
+class _Sink(function_node.FunctionNode):
+    """Carries gradients for variables ``func`` captured into the outer backward.
+
+    Its inputs are replaced during ``_Forget.backward`` by the captured variables'
+    nodes, and its rank raised above theirs so the outer pass processes it
+    before any of their creators.
+    """
+
+    def __init__(self) -> None:
+        self._grads: tuple = ()
+
+    def forward(self, inputs):
+        return (inputs[0].copy(),)
+
+    def attach(self, nodes: list, grads: list) -> None:
+        self.inputs = tuple(nodes)
+        self.rank = max(node.rank for node in nodes)
+        self._grads = tuple(grads)
+
+    def backward(self, indexes, grad_outputs):
+        grads, self._grads = self._grads, ()
+        return grads
+
+
+class _Forget(function_node.FunctionNode):
+    def __init__(self, func: Callable) -> None:
+        if not callable(func):
+            raise TypeError("func must be callable")
+        self.func = func
+        self.config = _config_snapshot()
+        self.sink = _Sink()
+        self.device = backend.CpuDevice()
+
+    def forward(self, inputs):
+        n_args = len(inputs) - 1  # the last input is the sink's scalar
+        self.retain_inputs(tuple(range(n_args)))
+        with chainer.no_backprop_mode(), chainer.using_config("_will_recompute", True):
+            xs = [variable.Variable(x) for x in inputs[:n_args]]
+            outs = self.call(xs)
+        return tuple(out.array for out in outs)
+
+    def call(self, xs) -> tuple:
+        """Call ``func`` and validate what it returns (D5)."""
+        return _call_func(self.func, xs)
+
+    def recompute_context(self):
+        """The configuration the recomputation runs under (T2, D9)."""
+        return _recompute_config(self.config)
+
+    def backward(self, indexes, grad_outputs):
+        if chainer.config.enable_backprop:
+            raise RuntimeError("double backpropagation in functions.forget is not allowed.")
+        args = tuple(variable.Variable(x.array) for x in self.get_retained_inputs())
+        recorder = _Recorder()
+        with self.recompute_context(), recorder:
+            outs = self.call(args)
+        assert len(outs) == len(grad_outputs)
+        seeds = [(out.node, g) for out, g in zip(outs, grad_outputs, strict=True) if g is not None]
+        boundary = _backprop_within(seeds, recorder.created)
+        del outs, recorder
+        arg_grads = tuple(boundary.pop(x.node, None) for x in args)
+        captured = [(node, g) for node, g in boundary.items() if g is not None]
+        return arg_grads + (self.deliver(captured),)
+
+    def deliver(self, captured: list) -> variable.Variable | None:
+        """Route gradients of captured variables into the caller's backward (T1, T3).
+
+        Returns the gradient for the sink's scalar: ``None`` when there is nothing
+        to deliver, so the sink is not visited.
+        """
+        if not captured:
+            return None
+        self.sink.attach([n for n, _ in captured], [g for _, g in captured])
+        return variable.Variable(_scalar(self.device))
+
+
+def _scalar(device):
+    """A float32 zero on ``device``: the sink's anchor and its gradient."""
+    with chainer.using_device(device):
+        return device.xp.zeros((), dtype="f")
+
+
+def _backprop_within(seeds: list, interior: set) -> dict:
+    """Backpropagate from ``seeds`` through the nodes in ``interior`` only.
+
+    Returns the gradients reaching the boundary: arguments, parameters and any
+    variable created outside the recomputation. Nothing is written to ``.grad``.
+    """
+    grads = _backprop_utils.GradTable()
+    boundary: dict = {}
+    heap: list = []
+    seen: set = set()
+
+    def reach(node) -> None:
+        creator = node.creator_node
+        if creator is not None and creator in interior:
+            if creator not in seen:
+                seen.add(creator)
+                heapq.heappush(heap, (-creator.rank, len(seen), creator))
+        else:
+            boundary[node] = None
+
+    for node, g in seeds:
+        grads.accumulate(node, g)
+        reach(node)
+
+    is_debug = chainer.is_debug()
+    while heap:
+        func = heapq.heappop(heap)[2]
+        inputs = func.inputs
+        targets = tuple(i for i, x in enumerate(inputs) if x.requires_grad)
+        outputs = [y() for y in func.outputs]
+        out_grad = tuple(grads.pop(y) if y is not None else None for y in outputs)
+        if not targets:
+            continue
+        in_grad = collections.OrderedDict()
+        for i in targets:
+            in_grad.setdefault(inputs[i], grads.get_as_list(inputs[i]))
+        hooks = list(chainer.get_function_hooks().values())
+        hooks += list(func.local_function_hooks.values())
+        in_data = tuple(x.data for x in inputs)
+        out_arrays = tuple(None if g is None else g.raw_array for g in out_grad)
+        with chainer.using_device(backend.get_device_from_array(*(in_data + out_arrays))):
+            for hook in hooks:
+                hook.backward_preprocess(func, in_data, out_arrays)
+            _backprop_utils.backprop_step(func, targets, out_grad, in_grad, is_debug)
+            for hook in hooks:
+                hook.backward_postprocess(func, in_data, out_arrays)
+        del out_grad
+        for x, gx in in_grad.items():
+            if gx:
+                reach(x)
+    return {node: grads.pop(node) for node in boundary}
+
+
+def wrap_args(xs: tuple) -> tuple:
+    """ndarray arguments become Variables that require gradients (D7)."""
+    return tuple(
+        x if isinstance(x, variable.Variable) else variable.Variable(x, requires_grad=True)
+        for x in xs
+    )
+
+
+def apply_forget(node: _Forget, xs: tuple):
+    """Apply a ``_Forget`` node to Variables; unwrap a single result as upstream does (F1)."""
+    if xs:
+        node.device = backend.get_device_from_array(*(x.array for x in xs))
+    anchor = variable.Variable(_scalar(node.device), requires_grad=True)
+    (hub,) = node.sink.apply((anchor,))
+    ys = node.apply(xs + (hub,))
+    if len(ys) == 1:
+        (ys,) = ys
+    return ys
+
+
+def forget(func: Callable, *xs):
+    """Call ``func`` without storing intermediate results; recompute on backward.
+
+    A drop-in for ``chainer.functions.forget`` of Chainer 7.8.1 that also keeps
+    a training step identical to the one without it (clauses T1-T4).
+    """
+    xs = wrap_args(xs)
+    return apply_forget(_Forget(func), xs)
