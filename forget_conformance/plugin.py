@@ -35,6 +35,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "clause(*ids): the contract clauses (catalogue IDs) a test checks")
+    # chainer.testing (imported by gradient_check) decorates with an unregistered mark.
+    config.addinivalue_line("markers", "gpu: chainer.testing's GPU mark")
     profiles.activate(config.getoption("--forget-profile"))
     path = config.getoption("--forget-results")
     config._forget_results = open(path, "a", encoding="utf-8") if path else None  # noqa: SIM115
@@ -92,6 +94,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         message = f"{type(value).__name__}: {value}".strip()
         if call.excinfo.errisinstance(pytest.skip.Exception):
             message = str(getattr(value, "msg", value))
+    if report.passed:
+        message = "; ".join(str(v) for k, v in item.user_properties if k == "observation")
     if getattr(report, "wasxfail", None) is not None and report.skipped:
         status = "xfail"
     elif getattr(report, "wasxfail", None) is not None and report.passed:

@@ -78,7 +78,7 @@ def mismatch(actual, expected, tol: Tolerance) -> str | None:
         return "NaN pattern differs"
     ok = ~nan_e
     scale = float(np.max(np.abs(e64[ok]), initial=0.0))
-    allowed = tol.rtol * np.abs(e64) + tol.atol_scale * scale
+    allowed = np.where(ok, tol.rtol * np.abs(e64) + tol.atol_scale * scale, np.inf)
     err = np.where(ok, np.abs(a64 - e64), 0.0)
     if np.all(err <= allowed):
         return None

@@ -19,6 +19,7 @@ def register() -> None:
         deadline=None,
         print_blob=True,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                               HealthCheck.function_scoped_fixture,
                                HealthCheck.filter_too_much],
     )
     settings.register_profile("ci", max_examples=10, derandomize=True, **common)

@@ -62,12 +62,13 @@ def _config_snapshot() -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def _recompute_config(snapshot: dict[str, Any]):
+def _recompute_config(snapshot: dict[str, Any], forced: dict[str, Any] = _FORCED_IN_RECOMPUTE):
+    """Apply ``snapshot`` with ``forced`` on top, undoing both on exit."""
     with contextlib.ExitStack() as stack:
         for key, value in snapshot.items():
-            value = _FORCED_IN_RECOMPUTE.get(key, value)
+            value = forced.get(key, value)
             stack.enter_context(chainer.using_config(key, value))
-        for key, value in _FORCED_IN_RECOMPUTE.items():
+        for key, value in forced.items():
             if key not in snapshot:
                 stack.enter_context(chainer.using_config(key, value))
         yield

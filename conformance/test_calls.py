@@ -1,0 +1,29 @@
+"""D4: func runs exactly twice per step, first without a graph, then with one."""
+
+import chainer
+import chainer.functions as F
+import pytest
+
+from conformance.support import CallLog, variables, weighted_sum
+
+
+@pytest.mark.clause("D4")
+@pytest.mark.parametrize("n_outputs", [1, 2])
+def test_called_once_without_graph_then_once_with(forget, device, n_outputs):
+    log = CallLog(lambda a: (F.tanh(a),) * n_outputs if n_outputs > 1 else F.tanh(a))
+    (x,) = variables(device, (3,))
+    y = forget(log, x)
+    assert len(log.calls) == 1, f"forward called func {len(log.calls)} times"
+    assert log.calls[0]["enable_backprop"] is False, "forward call built a graph"
+    weighted_sum(y if isinstance(y, tuple) else [y]).backward()
+    assert len(log.calls) == 2, f"forward + backward called func {len(log.calls)} times"
+    assert log.calls[1]["enable_backprop"] is True, "recomputation ran without a graph"
+
+
+@pytest.mark.clause("D4")
+def test_forward_only_calls_once(forget, device):
+    log = CallLog(lambda a: a * 2)
+    (x,) = variables(device, (3,))
+    with chainer.using_config("enable_backprop", True):
+        forget(log, x)
+    assert len(log.calls) == 1, f"forward alone called func {len(log.calls)} times"

@@ -1,0 +1,91 @@
+"""D2: after the forward pass, forget keeps its arguments and results only.
+
+Measured, not inferred: bytes still allocated after the forward pass (tracemalloc
+on CPU, which NumPy reports to; CuPy's memory pool on GPU), relative to before
+it. Arguments exist before the measurement starts, so what forget may add is
+its results plus a small allowance for Python objects.
+"""
+
+import gc
+import tracemalloc
+
+import chainer
+import chainer.functions as F
+import chainer.links as L
+import numpy as np
+import pytest
+
+from conformance.support import data, variables
+
+SIDE = 256  # 256 x 256 float32 = 256 KiB per array
+SLACK = 64 * 1024  # Python objects, node bookkeeping
+
+
+def retained_after(device, run) -> tuple[int, object]:
+    """Bytes allocated by ``run()`` that are still alive once it has returned."""
+    gc.collect()
+    if device.xp is np:
+        tracemalloc.start()
+        try:
+            before = tracemalloc.get_traced_memory()[0]
+            result = run()
+            gc.collect()
+            return tracemalloc.get_traced_memory()[0] - before, result
+        finally:
+            tracemalloc.stop()
+    pool = device.xp.get_default_memory_pool()
+    before = pool.used_bytes()
+    result = run()
+    gc.collect()
+    return pool.used_bytes() - before, result
+
+
+def deep(a, b):
+    h = a
+    for _ in range(6):
+        h = F.tanh(h * b + a)
+    return h
+
+
+def nbytes(ys) -> int:
+    ys = ys if isinstance(ys, tuple) else (ys,)
+    return sum(y.array.nbytes for y in ys)
+
+
+@pytest.mark.clause("D2")
+@pytest.mark.parametrize("func", [deep, lambda a, b: (deep(a, b), a * b)],
+                         ids=["one_output", "two_outputs"])
+def test_keeps_only_results(forget, device, func):
+    a, b = variables(device, (SIDE, SIDE), (SIDE, SIDE))
+    plain_bytes, plain = retained_after(device, lambda: func(a, b))
+    del plain
+    kept, ys = retained_after(device, lambda: forget(func, a, b))
+    bound = nbytes(ys) + SLACK
+    assert kept <= bound, (
+        f"forget kept {kept} bytes after forward; its results are {nbytes(ys)} bytes "
+        f"(bound {bound}); the plain path keeps {plain_bytes}")
+    assert kept < plain_bytes, f"no saving: forget kept {kept} bytes, plain {plain_bytes}"
+
+
+@pytest.mark.clause("D2")
+def test_link_intermediates_not_kept(forget, device):
+    model = chainer.Sequential(L.Linear(SIDE, SIDE), F.relu, L.Linear(SIDE, SIDE), F.tanh)
+    model.to_device(device)
+    x = chainer.Variable(data(device, (SIDE, SIDE)))
+    kept, y = retained_after(device, lambda: forget(model, x))
+    assert kept <= nbytes(y) + SLACK, \
+        f"forget kept {kept} bytes after forward; its result is {nbytes(y)} bytes"
+
+
+@pytest.mark.clause("D2")
+def test_freed_after_backward(forget, device):
+    a, b = variables(device, (SIDE, SIDE), (SIDE, SIDE))
+
+    def step():
+        y = forget(deep, a, b)
+        F.sum(y).backward()
+
+    kept, _ = retained_after(device, step)
+    grads = a.grad.nbytes + b.grad.nbytes
+    assert kept <= grads + SLACK, \
+        f"{kept} bytes still alive after backward; the argument gradients are {grads}"

@@ -1,0 +1,167 @@
+"""T1-T4: a training step with forget is the step without it."""
+
+import chainer
+import chainer.functions as F
+import chainer.links as L
+import numpy as np
+import pytest
+
+from conformance.support import CallLog, check_close, clone, data, run_both, variables, weighted_sum
+
+
+def _mlp():
+    first = chainer.Sequential(L.Linear(5, 6), L.BatchNormalization(6), F.relu)
+    return chainer.Sequential(first, L.Linear(6, 3))
+
+
+def _compare_params(what, got_model, want_model):
+    for (name, p), (_, q) in zip(sorted(want_model.namedparams()),
+                                 sorted(got_model.namedparams()), strict=True):
+        check_close(f"{what} {name}", q, p)
+
+
+def _step(model, forget, x, loss_scale, wrap):
+    optimizer = chainer.optimizers.MomentumSGD(lr=0.1)
+    optimizer.setup(model)
+    model.cleargrads()
+    first, rest = model[0], model[1]
+    h = forget(first, x) if wrap else first(x)
+    loss = weighted_sum([rest(h)])
+    loss.backward(loss_scale=loss_scale)
+    optimizer.update()
+
+
+@pytest.mark.clause("T1")
+@pytest.mark.parametrize("loss_scale", [None, 8.0], ids=["no_scale", "loss_scale_8"])
+@pytest.mark.parametrize("x_requires_grad", [True, False], ids=["x_grad", "x_no_grad"])
+def test_optimizer_step_unchanged(forget, device, loss_scale, x_requires_grad):
+    base = _mlp().to_device(device)
+    plain, forgetting = clone(base), clone(base)
+    for model, wrap in ((plain, False), (forgetting, True)):
+        x = chainer.Variable(data(device, (4, 5)), requires_grad=x_requires_grad)
+        _step(model, forget, x, loss_scale, wrap)
+    _compare_params("after one update,", forgetting, plain)
+
+
+@pytest.mark.clause("T2")
+def test_recompute_under_forward_train_flag(forget, device):
+    base = _mlp().to_device(device)
+    plain, forgetting = clone(base), clone(base)
+    for model, wrap in ((plain, False), (forgetting, True)):
+        x = chainer.Variable(data(device, (4, 5)))
+        with chainer.using_config("train", False):
+            y = forget(model, x) if wrap else model(x)
+        weighted_sum([y]).backward()  # outside the train=False context
+    for (name, p), (_, q) in zip(sorted(plain.namedparams()),
+                                 sorted(forgetting.namedparams()), strict=True):
+        check_close(f"gradient of {name}", q.grad_var, p.grad_var)
+
+
+@pytest.mark.clause("T2")
+def test_recompute_sees_user_config(forget, device):
+    log = CallLog(lambda a: a * chainer.config.forget_conformance_scale)
+    x = chainer.Variable(data(device, (3,)))
+    with chainer.using_config("forget_conformance_scale", 3.0):
+        y = forget(log, x)
+    try:
+        weighted_sum([y]).backward()
+    except AttributeError as exc:
+        pytest.fail(f"recomputation did not see the forward's config: {exc}")
+    plain_x = chainer.Variable(data(device, (3,)))
+    weighted_sum([plain_x * 3.0]).backward()
+    check_close("gradient", x.grad_var, plain_x.grad_var)
+
+
+@pytest.mark.clause("T3")
+@pytest.mark.parametrize("order", ["inside_first", "outside_first"])
+def test_shared_weight_accumulates(forget, device, order):
+    base = L.Linear(4, 4).to_device(device)
+    plain, forgetting = clone(base), clone(base)
+    for link, wrap in ((plain, False), (forgetting, True)):
+        x = chainer.Variable(data(device, (3, 4)))
+        inside = (lambda h, link=link: forget(link, h)) if wrap else link
+        if order == "inside_first":
+            y = F.linear(F.tanh(inside(x)), link.W)
+        else:
+            y = inside(F.tanh(F.linear(x, link.W)))
+        weighted_sum([y]).backward(loss_scale=4.0)
+    check_close("gradient of the shared W", forgetting.W.grad_var, plain.W.grad_var)
+    check_close("gradient of b", forgetting.b.grad_var, plain.b.grad_var)
+
+
+@pytest.mark.clause("T3")
+def test_weight_in_two_segments(forget, device):
+    base = L.Linear(4, 4).to_device(device)
+    plain, forgetting = clone(base), clone(base)
+    for link, wrap in ((plain, False), (forgetting, True)):
+        call = (lambda h, link=link: forget(link, h)) if wrap else link
+        x = chainer.Variable(data(device, (3, 4)))
+        weighted_sum([call(F.tanh(call(x)))]).backward()
+    check_close("gradient of W", forgetting.W.grad_var, plain.W.grad_var)
+
+
+@pytest.mark.clause("T4")
+def test_unused_output(forget, device):
+    def func(a, b):
+        return F.tanh(a * b), F.exp(a), a + b
+
+    plain_args, forget_args = variables(device, (3,), (3,)), variables(device, (3,), (3,))
+    weighted_sum([func(*plain_args)[1]]).backward()
+    weighted_sum([forget(func, *forget_args)[1]]).backward()
+    for i, (p, f) in enumerate(zip(plain_args, forget_args, strict=True)):
+        check_close(f"gradient of argument {i} (outputs 0 and 2 unused)", f.grad_var, p.grad_var)
+
+
+@pytest.mark.clause("T4")
+def test_same_variable_twice(forget, device):
+    _, plain_args, _, forget_args = run_both(
+        forget, lambda a, b: F.tanh(a) * b + a, lambda: [variables(device, (3, 4))[0]] * 2)
+    check_close("gradient of the variable passed twice", forget_args[0].grad_var,
+                plain_args[0].grad_var)
+
+
+@pytest.mark.clause("T4")
+def test_argument_passed_through(forget, device):
+    _, plain_args, _, forget_args = run_both(
+        forget, lambda a, b: (a, F.sigmoid(a) * b, b), lambda: variables(device, (3,), (3,)))
+    for i, (p, f) in enumerate(zip(plain_args, forget_args, strict=True)):
+        check_close(f"gradient of argument {i}", f.grad_var, p.grad_var)
+
+
+@pytest.mark.clause("T4")
+def test_integer_index_arguments(forget, device):
+    base = L.EmbedID(10, 4).to_device(device)
+    plain, forgetting = clone(base), clone(base)
+    grads = []
+    for link, wrap in ((plain, False), (forgetting, True)):
+        ids = data(device, (5,), np.int32, low=0, high=10)
+        scale = chainer.Variable(data(device, (5, 4), np.float64))
+
+        def func(i, s, link=link):
+            return F.cast(link(i), np.float64) * s
+
+        y = forget(func, ids, scale) if wrap else func(ids, scale)
+        weighted_sum([y]).backward()
+        grads.append(scale.grad_var)
+    check_close("gradient of the float64 argument", grads[1], grads[0])
+    check_close("gradient of the embedding", forgetting.W.grad_var, plain.W.grad_var)
+
+
+@pytest.mark.clause("T4")
+def test_nested_forget(forget, device):
+    base = chainer.Sequential(L.Linear(4, 4), F.tanh, L.Linear(4, 4))
+    base.to_device(device)
+    plain, forgetting = clone(base), clone(base)
+    inner_log = CallLog(lambda h, m=forgetting: F.tanh(m[0](h)))
+
+    def outer(h):
+        return forgetting[2](forget(inner_log, h)) * 2
+
+    xp_, xf = (chainer.Variable(data(device, (3, 4))) for _ in range(2))
+    weighted_sum([plain[2](F.tanh(plain[0](xp_))) * 2]).backward()
+    weighted_sum([forget(outer, xf)]).backward()
+    check_close("gradient of the input", xf.grad_var, xp_.grad_var)
+    _compare_grads = zip(sorted(plain.namedparams()), sorted(forgetting.namedparams()),
+                         strict=True)
+    for (name, p), (_, q) in _compare_grads:
+        check_close(f"gradient of {name}", q.grad_var, p.grad_var)

@@ -1,0 +1,156 @@
+"""Runs a suite under pytest in a child process that a crash or a hang cannot take down.
+
+The child appends one JSON line per test event to a results file (see
+``plugin``). If it dies, or goes silent past the per-test limit, the test it
+was in is recorded as failed with the reason, and a new child resumes after it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SUITES = {"conformance": ["conformance"], "fuzz": ["fuzz"], "all": ["conformance", "fuzz"]}
+MAX_RESTARTS = 25
+
+
+@dataclass
+class RunOptions:
+    impl: str
+    suite: str = "conformance"
+    device: str = "cpu"
+    profile: str = "ci"
+    timeout: float = 60.0
+    jobs: int = 1
+    max_examples: int | None = None
+    seed: int | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class RunResult:
+    records: list[dict]
+    crashes: int
+    usage_error: str | None = None
+
+
+def suite_paths(suite: str) -> list[Path]:
+    return [ROOT / name for name in SUITES[suite]]
+
+
+def missing_suites(suite: str) -> list[str]:
+    """Suites that have no test modules in this installation."""
+    return [p.name for p in suite_paths(suite) if not any(p.glob("test_*.py"))]
+
+
+def _command(opts: RunOptions, results: Path, deselect: list[str]) -> list[str]:
+    cmd = [sys.executable, "-m", "pytest", *map(str, suite_paths(opts.suite)),
+           "--rootdir", str(ROOT), "-c", str(ROOT / "pyproject.toml"),
+           "-q", "--no-header", "--tb=no", "-rN", "-p", "no:cacheprovider",
+           "--forget-impl", opts.impl, "--forget-device", opts.device,
+           "--forget-profile", opts.profile, "--forget-results", str(results),
+           "--timeout", str(opts.timeout), "--timeout-method", "signal"]
+    if opts.jobs > 1:
+        cmd += ["-n", str(opts.jobs)]
+    for nodeid in deselect:
+        cmd += ["--deselect", nodeid]
+    return cmd
+
+
+def _env(opts: RunOptions) -> dict[str, str]:
+    env = dict(os.environ, **opts.extra_env)
+    path = [os.getcwd(), str(ROOT)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    env["PYTHONPATH"] = os.pathsep.join(path)
+    env.pop("FORGET_IMPL", None)
+    if opts.max_examples is not None:
+        env["FORGET_FUZZ_MAX_EXAMPLES"] = str(opts.max_examples)
+    if opts.seed is not None:
+        env["FORGET_FUZZ_SEED"] = str(opts.seed)
+    return env
+
+
+def _read(results: Path) -> list[dict]:
+    if not results.exists():
+        return []
+    out = []
+    for line in results.read_text(encoding="utf-8").splitlines():
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue  # a line cut short by a crash
+    return out
+
+
+def _unfinished(records: list[dict]) -> list[dict]:
+    """Tests that started but never reported their call or teardown phase."""
+    done = {r["nodeid"] for r in records
+            if r["event"] == "report" and r["when"] in ("call", "teardown")}
+    done |= {r["nodeid"] for r in records
+             if r["event"] == "report" and r["status"] in ("failed", "skipped", "xfail")}
+    return [r for r in records if r["event"] == "start" and r["nodeid"] not in done]
+
+
+def _watch(proc: subprocess.Popen, results: Path, silence_limit: float) -> str | None:
+    """Wait for the child; kill it if the results file stays unchanged too long."""
+    last_size, last_change = -1, time.monotonic()
+    while proc.poll() is None:
+        size = results.stat().st_size if results.exists() else 0
+        if size != last_size:
+            last_size, last_change = size, time.monotonic()
+        elif time.monotonic() - last_change > silence_limit:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            return f"no progress for {silence_limit:.0f} s: the run was killed"
+        time.sleep(0.2)
+    return None
+
+
+def run(opts: RunOptions) -> RunResult:
+    """Run the suite to the end, surviving crashes and hangs of the implementation."""
+    records: list[dict] = []
+    crashes = 0
+    with tempfile.TemporaryDirectory(prefix="forget-conformance-") as tmp:
+        for attempt in range(MAX_RESTARTS + 1):
+            results = Path(tmp) / f"results-{attempt}.jsonl"
+            started = [r["nodeid"] for r in records if r["event"] == "start"]
+            proc = subprocess.Popen(_command(opts, results, started), env=_env(opts),
+                                    stdout=sys.stderr, stderr=subprocess.PIPE, text=True)
+            hung = _watch(proc, results, opts.timeout * 2 + 30)
+            stderr = proc.stderr.read() if proc.stderr else ""
+            new = _read(results)
+            records += new
+            code = proc.returncode
+            if code == 4 or (code == 2 and not new) or code == 3 and not new:
+                last = stderr.strip().splitlines()[-1:] or [f"pytest exited {code}"]
+                return RunResult(records, crashes, usage_error=last[0])
+            unfinished = _unfinished(records)
+            if not unfinished and code in (0, 1, 5) and hung is None:
+                break
+            crashes += 1
+            reason = hung or _death(code, stderr)
+            for start in unfinished:
+                records.append({"event": "report", "nodeid": start["nodeid"], "when": "call",
+                                "status": "failed", "clauses": start["clauses"],
+                                "violated": None, "message": reason})
+            if not unfinished:
+                break
+    return RunResult(records, crashes)
+
+
+def _death(code: int, stderr: str) -> str:
+    if code is not None and code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return f"the implementation crashed the test process ({name})"
+    tail = stderr.strip().splitlines()[-1:] or [""]
+    return f"the test process exited with code {code} mid-test {tail[0][:200]}".strip()

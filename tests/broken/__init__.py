@@ -1,0 +1,1 @@
+"""Deliberately broken ``forget`` implementations, one bug each (see ``variants``)."""
