@@ -1,0 +1,107 @@
+"""The CLI's interface: verdicts and exit codes, usage errors, reports, faults."""
+
+import json
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from forget_conformance import catalogue
+from tests.helpers import failing, run_cli
+
+UPSTREAM_FAILURES = {"T1", "T2", "T3"}
+
+
+def test_reference_conforms(tmp_path):
+    report = tmp_path / "ref.json"
+    proc = run_cli("--impl", "reference", "--report-json", str(report))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    doc = json.loads(report.read_text())
+    assert {c["id"] for c in doc["clauses"]} == set(catalogue.BY_ID)
+    assert {c["status"] for c in doc["clauses"]} == {"pass"}
+    assert doc["implementation"] == {"name": "reference", "target": "forget_impl:forget"}
+    assert set(doc["versions"]) == {"chainer", "numpy", "cupy", "python"}
+    for clause in catalogue.CLAUSES:
+        assert f"{clause.id:<7}pass" in proc.stdout
+
+
+def test_upstream_fails_exactly_its_known_bugs(tmp_path):
+    report = tmp_path / "up.json"
+    proc = run_cli("--impl", "chainer", "--report-json", str(report))
+    assert proc.returncode == 1
+    assert failing(report) == UPSTREAM_FAILURES
+    assert "does not conform: T1, T2, T3" in proc.stdout
+
+
+def test_upstream_with_shipped_deviations(tmp_path):
+    report, junit = tmp_path / "up.json", tmp_path / "up.xml"
+    proc = run_cli("--impl", "chainer", "--known-deviations", "chainer-7.8.1",
+                   "--report-json", str(report), "--junit-xml", str(junit))
+    assert proc.returncode == 0, proc.stdout
+    statuses = {c["id"]: c["status"] for c in json.loads(report.read_text())["clauses"]}
+    assert {k for k, v in statuses.items() if v == "xfail"} == UPSTREAM_FAILURES
+    cases = ET.parse(junit).getroot().findall(".//testcase")
+    assert len(cases) == len(catalogue.CLAUSES)
+    skipped = {c.get("name").split()[0] for c in cases if c.find("skipped") is not None}
+    assert skipped == UPSTREAM_FAILURES
+
+
+def test_deviation_that_passes_is_xpass(tmp_path):
+    devs = tmp_path / "devs.txt"
+    devs.write_text("# comment\nD4: believed broken\n")
+    report = tmp_path / "r.json"
+    proc = run_cli("--impl", "reference", "--known-deviations", str(devs),
+                   "--report-json", str(report))
+    assert proc.returncode == 0
+    statuses = {c["id"]: c["status"] for c in json.loads(report.read_text())["clauses"]}
+    assert statuses["D4"] == "xpass"
+
+
+@pytest.mark.parametrize("impl, needle", [
+    ("no_such_module_xyz:forget", "cannot import module 'no_such_module_xyz'"),
+    ("forget_impl:nope", "has no attribute 'nope'"),
+    ("tests.broken.faulty:not_callable", "is not callable"),
+    ("forget_impl", "not of the form MODULE:ATTR"),
+    ("tests.broken.import_error:forget", "raised RuntimeError: this module cannot be imported"),
+])
+def test_bad_implementation_name_is_a_usage_error(impl, needle):
+    proc = run_cli("--impl", impl, timeout=60)
+    assert proc.returncode == 2
+    assert needle in proc.stderr
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("content", ["T1 no colon\n", "Z9: unknown clause\n"])
+def test_bad_deviations_file_is_a_usage_error(tmp_path, content):
+    devs = tmp_path / "devs.txt"
+    devs.write_text(content)
+    proc = run_cli("--impl", "reference", "--known-deviations", str(devs), timeout=60)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+
+
+def test_missing_deviations_file_is_a_usage_error():
+    proc = run_cli("--impl", "reference", "--known-deviations", "nope-1.0", timeout=60)
+    assert proc.returncode == 2 and "not found" in proc.stderr
+
+
+@pytest.mark.parametrize("impl, reason", [
+    ("spins_once", "Timeout"),
+    ("stalls_once", "no progress"),
+    ("aborts_once", "SIGABRT"),
+])
+def test_faulty_implementation_fails_one_clause_and_the_run_goes_on(tmp_path, impl, reason):
+    report = tmp_path / "r.json"
+    proc = run_cli("--impl", f"tests.broken.faulty:{impl}", "--timeout", "3",
+                   "--report-json", str(report),
+                   env={"FORGET_FAULT_MARKER": str(tmp_path / "marker")}, timeout=120)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    doc = json.loads(report.read_text())
+    failed = [c for c in doc["clauses"] if c["status"] == "fail"]
+    assert len(failed) == 1, failed
+    assert reason in failed[0]["detail"]
+    assert sum(c["status"] == "pass" for c in doc["clauses"]) == len(catalogue.CLAUSES) - 1
+
+
+def test_report_not_written_on_usage_error(tmp_path):
+    report = tmp_path / "r.json"
+    proc = run_cli("--impl", "nope:nope", "--report-json", str(report), timeout=60)
+    assert proc.returncode == 2 and not report.exists()
