@@ -22,7 +22,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="MODULE:ATTR, or an alias: " + ", ".join(impl.ALIASES)
                    + f" (default: ${impl.ENV_VAR} or {impl.DEFAULT})")
     p.add_argument("--suite", choices=sorted(runner.SUITES), default="conformance")
-    p.add_argument("--device", choices=("cpu", "gpu", "all"), default="cpu")
+    p.add_argument("--device", choices=("cpu", "gpu", "all"), default="all",
+                   help="default all: CPU always, GPU when CuPy and CUDA are present "
+                        "(skipped with the reason otherwise)")
     p.add_argument("--profile", choices=profiles.NAMES, default="ci")
     p.add_argument("--known-deviations", metavar="FILE",
                    help="clauses expected to fail (path, or a shipped name: "
@@ -72,6 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{implementation.name}: {meta['seconds']} s"
           + (f", {outcome.crashes} crash/hang recoveries" if outcome.crashes else ""))
     print(report.table(results))
+    if results and all(r.status == "skip" for r in results):
+        print("forget-conformance: warning: every clause was skipped; nothing was checked",
+              file=sys.stderr)
     if args.report_json:
         report.write_atomically(args.report_json, report.to_json(results, meta))
     if args.junit_xml:

@@ -22,8 +22,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help=f"implementation under test, MODULE:ATTR or an alias "
                          f"({', '.join(impl.ALIASES)}); default ${impl.ENV_VAR} or "
                          f"{impl.DEFAULT}")
-    group.addoption("--forget-device", default=os.environ.get("FORGET_DEVICE", "cpu"),
-                    choices=("cpu", "gpu", "all"), help="devices to run on (default cpu)")
+    group.addoption("--forget-device", default=os.environ.get("FORGET_DEVICE", "all"),
+                    choices=("cpu", "gpu", "all"),
+                    help="devices (default all: GPU tests skip with the reason when absent)")
     group.addoption("--forget-profile", default=os.environ.get("FORGET_PROFILE", "ci"),
                     choices=profiles.NAMES, help="run profile (default ci)")
     group.addoption("--forget-known-deviations", default=None, metavar="FILE",

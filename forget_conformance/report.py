@@ -80,6 +80,9 @@ def _verdict(clause, outcomes, counts, deviation):
             f"{len(ran)} passed"
         if clause.informational and failed:
             detail = f"informational: {failed[0]['message']}"
+        skipped = [o for o in outcomes if o["status"] == "skipped"]
+        if skipped:
+            detail += f"; {len(skipped)} skipped ({skipped[0]['message']})"
         if deviation:
             return "xpass", f"declared as a known deviation but passes ({detail})"
         return "pass", detail

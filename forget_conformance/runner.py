@@ -26,7 +26,7 @@ MAX_RESTARTS = 25
 class RunOptions:
     impl: str
     suite: str = "conformance"
-    device: str = "cpu"
+    device: str = "all"
     profile: str = "ci"
     timeout: float = 60.0
     jobs: int = 1
@@ -121,10 +121,12 @@ def run(opts: RunOptions) -> RunResult:
         for attempt in range(MAX_RESTARTS + 1):
             results = Path(tmp) / f"results-{attempt}.jsonl"
             started = [r["nodeid"] for r in records if r["event"] == "start"]
-            proc = subprocess.Popen(_command(opts, results, started), env=_env(opts),
-                                    stdout=sys.stderr, stderr=subprocess.PIPE, text=True)
-            hung = _watch(proc, results, opts.timeout * 2 + 30)
-            stderr = proc.stderr.read() if proc.stderr else ""
+            errors = Path(tmp) / f"stderr-{attempt}.txt"
+            with errors.open("w", encoding="utf-8") as err:
+                proc = subprocess.Popen(_command(opts, results, started), env=_env(opts),
+                                        stdout=sys.stderr, stderr=err, text=True)
+                hung = _watch(proc, results, opts.timeout + 15)
+            stderr = errors.read_text(encoding="utf-8", errors="replace")
             new = _read(results)
             records += new
             code = proc.returncode
