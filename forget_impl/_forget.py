@@ -90,8 +90,9 @@ class _Sink(function_node.FunctionNode):
     """Carries gradients for variables ``func`` captured into the outer backward.
 
     Its inputs are replaced during ``_Forget.backward`` by the captured variables'
-    nodes, and its rank raised above theirs so the outer pass processes it
-    before any of their creators.
+    nodes. Its rank is raised to the ``_Forget`` node's (so the outer pass visits
+    it next, and the gradients it holds are handed over at once) and above the
+    captured nodes' (so it is visited before any of their creators).
     """
 
     def __init__(self) -> None:
@@ -100,9 +101,9 @@ class _Sink(function_node.FunctionNode):
     def forward(self, inputs):
         return (inputs[0].copy(),)
 
-    def attach(self, nodes: list, grads: list) -> None:
+    def attach(self, nodes: list, grads: list, rank: int) -> None:
         self.inputs = tuple(nodes)
-        self.rank = max(node.rank for node in nodes)
+        self.rank = max([rank] + [node.rank for node in nodes])
         self._grads = tuple(grads)
 
     def backward(self, indexes, grad_outputs):
@@ -158,7 +159,7 @@ class _Forget(function_node.FunctionNode):
         """
         if not captured:
             return None
-        self.sink.attach([n for n, _ in captured], [g for _, g in captured])
+        self.sink.attach([n for n, _ in captured], [g for _, g in captured], self.rank)
         return variable.Variable(_scalar(self.device))
 
 
