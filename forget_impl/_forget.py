@@ -22,10 +22,12 @@ from __future__ import annotations
 import collections
 import contextlib
 import heapq
+import weakref
 from collections.abc import Callable
 from typing import Any
 
 import chainer
+import numpy
 from chainer import _backprop_utils, backend, function_node, variable
 
 _FORCED_IN_RECOMPUTE = {"enable_backprop": True, "in_recomputing": True}
@@ -56,30 +58,34 @@ def _call_func(func: Callable, xs) -> tuple:
 
 def _config_snapshot() -> dict[str, Any]:
     """Every key visible in ``chainer.config`` (thread-local over global)."""
-    keys = set(vars(chainer.configuration.global_config))
-    keys |= set(vars(chainer.config._local))
-    return {k: getattr(chainer.config, k) for k in keys}
+    snapshot = dict(vars(chainer.configuration.global_config))
+    snapshot.update(vars(chainer.config._local))
+    return snapshot
 
 
 @contextlib.contextmanager
 def _recompute_config(snapshot: dict[str, Any], forced: dict[str, Any] = _FORCED_IN_RECOMPUTE):
-    """Apply ``snapshot`` with ``forced`` on top, undoing both on exit."""
-    with contextlib.ExitStack() as stack:
-        for key, value in snapshot.items():
-            value = forced.get(key, value)
-            stack.enter_context(chainer.using_config(key, value))
-        for key, value in forced.items():
-            if key not in snapshot:
-                stack.enter_context(chainer.using_config(key, value))
+    """Make ``snapshot``, with ``forced`` on top, the thread's configuration; undo on exit.
+
+    One dictionary swap instead of a ``using_config`` per key: this runs once per
+    forgotten segment per backward pass.
+    """
+    local = vars(chainer.config._local)
+    saved = dict(local)
+    local.update(snapshot)
+    local.update(forced)
+    try:
         yield
+    finally:
+        local.clear()
+        local.update(saved)
 
 
 class _Recorder(chainer.FunctionHook):
     """Records the function nodes created while it is active."""
 
-    name = "forget_impl_recorder"
-
     def __init__(self) -> None:
+        self.name = f"forget_impl_recorder_{id(self)}"  # unique: recomputations may nest
         self.created: set = set()
 
     def forward_postprocess(self, function, in_data) -> None:
@@ -98,8 +104,17 @@ class _Sink(function_node.FunctionNode):
     def __init__(self) -> None:
         self._grads: tuple = ()
 
-    def forward(self, inputs):
-        return (inputs[0].copy(),)
+    def hub(self, device) -> variable.Variable:
+        """The sink's only output: a scalar the ``_Forget`` node takes as its last input.
+
+        Wired by hand (public ``set_creator_node`` and ``outputs``) rather than by
+        ``apply``, which would cost as much as a small function call per ``forget``.
+        """
+        hub = variable.Variable(_scalar(device), requires_grad=True)
+        self.inputs = ()
+        self.outputs = (weakref.ref(hub.node),)
+        hub.set_creator_node(self)
+        return hub
 
     def attach(self, nodes: list, grads: list, rank: int) -> None:
         self.inputs = tuple(nodes)
@@ -165,6 +180,8 @@ class _Forget(function_node.FunctionNode):
 
 def _scalar(device):
     """A float32 zero on ``device``: the sink's anchor and its gradient."""
+    if device.xp is numpy:
+        return numpy.zeros((), dtype="f")
     with chainer.using_device(device):
         return device.xp.zeros((), dtype="f")
 
@@ -194,6 +211,7 @@ def _backprop_within(seeds: list, interior: set) -> dict:
         reach(node)
 
     is_debug = chainer.is_debug()
+    base_hooks = tuple(chainer.get_function_hooks().values())
     while heap:
         func = heapq.heappop(heap)[2]
         inputs = func.inputs
@@ -205,8 +223,9 @@ def _backprop_within(seeds: list, interior: set) -> dict:
         in_grad = collections.OrderedDict()
         for i in targets:
             in_grad.setdefault(inputs[i], grads.get_as_list(inputs[i]))
-        hooks = list(chainer.get_function_hooks().values())
-        hooks += list(func.local_function_hooks.values())
+        hooks = list(base_hooks)
+        if func._n_local_function_hooks:
+            hooks += func.local_function_hooks.values()
         in_data = tuple(x.data for x in inputs)
         out_arrays = tuple(None if g is None else g.raw_array for g in out_grad)
         with chainer.using_device(backend.get_device_from_array(*(in_data + out_arrays))):
@@ -234,9 +253,7 @@ def apply_forget(node: _Forget, xs: tuple):
     """Apply a ``_Forget`` node to Variables; unwrap a single result as upstream does (F1)."""
     if xs:
         node.device = backend.get_device_from_array(*(x.array for x in xs))
-    anchor = variable.Variable(_scalar(node.device), requires_grad=True)
-    (hub,) = node.sink.apply((anchor,))
-    ys = node.apply(xs + (hub,))
+    ys = node.apply(xs + (node.sink.hub(node.device),))
     if len(ys) == 1:
         (ys,) = ys
     return ys
