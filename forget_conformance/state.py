@@ -62,19 +62,15 @@ def leaks(before: GlobalState, after: GlobalState, rng: bool = True) -> list[str
     return out
 
 
+def _reset(namespace, saved: dict[str, Any]) -> None:
+    attrs = vars(namespace)
+    attrs.clear()
+    attrs.update(saved)
+
+
 def restore(state: GlobalState) -> None:
-    local = chainer.config._local
-    for key in list(vars(local)):
-        if key not in state.local_config:
-            delattr(local, key)
-    for key, value in state.local_config.items():
-        setattr(local, key, value)
-    glob = chainer.configuration.global_config
-    for key in list(vars(glob)):
-        if key not in state.global_config:
-            delattr(glob, key)
-    for key, value in state.global_config.items():
-        setattr(glob, key, value)
+    _reset(chainer.config._local, state.local_config)
+    _reset(chainer.configuration.global_config, state.global_config)
     hooks = chainer.get_function_hooks()
     for name in list(hooks):
         if name not in state.function_hooks:
