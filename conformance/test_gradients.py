@@ -49,6 +49,19 @@ def test_parameter_gradients_match_plain(forget, device, kind):
 
 
 @pytest.mark.clause("D3")
+def test_parameters_get_gradients_when_no_argument_requires_grad(forget, device):
+    base = chainer.Sequential(L.Linear(4, 3), F.tanh).to_device(device)
+    plain, forgetting = clone(base), clone(base)
+    for model, use_forget in ((plain, False), (forgetting, True)):
+        x = chainer.Variable(data(device, (5, 4)), requires_grad=False)
+        weighted_sum([forget(model, x) if use_forget else model(x)]).backward()
+    for (name, p), (_, q) in zip(sorted(plain.namedparams()),
+                                 sorted(forgetting.namedparams()), strict=True):
+        check_close(f"gradient of parameter {name} (argument needs no grad)", q.grad_var,
+                    p.grad_var)
+
+
+@pytest.mark.clause("D3")
 def test_gradients_match_numerical(forget, device):
     link = L.Linear(3, 2).to_device(device)
     link.cleargrads()

@@ -25,6 +25,7 @@ class ClauseResult:
     status: str
     detail: str
     tests: dict[str, int] = field(default_factory=dict)
+    skip_reasons: list[str] = field(default_factory=list)
 
 
 def _final_outcomes(records: list[dict]) -> dict[str, dict]:
@@ -46,8 +47,15 @@ def aggregate(records: list[dict], known: dict[str, str], suite_clauses: set[str
     per_clause: dict[str, list[dict]] = {c.id: [] for c in catalogue.CLAUSES}
     for outcome in _final_outcomes(records).values():
         clauses = outcome["clauses"]
-        if outcome["status"] == "failed" and outcome.get("violated"):
-            clauses = [outcome["violated"]]
+        violated = outcome.get("violated") if outcome["status"] == "failed" else None
+        if violated:
+            # The test stopped at its first violation: its other clauses went unchecked.
+            unchecked = dict(outcome, status="skipped", message=(
+                f"not checked: {outcome['nodeid'].split('::')[-1]} stopped at {violated}"))
+            for clause_id in clauses:
+                if clause_id != violated:
+                    per_clause.setdefault(clause_id, []).insert(0, unchecked)
+            clauses = [violated]
         for clause_id in clauses:
             per_clause.setdefault(clause_id, []).append(outcome)
     results = []
@@ -59,8 +67,9 @@ def aggregate(records: list[dict], known: dict[str, str], suite_clauses: set[str
         for o in outcomes:
             counts[o["status"]] = counts.get(o["status"], 0) + 1
         status, detail = _verdict(clause, outcomes, counts, known.get(clause.id))
+        reasons = list(dict.fromkeys(o["message"] for o in outcomes if o["status"] == "skipped"))
         results.append(ClauseResult(clause.id, clause.title, clause.category,
-                                    clause.informational, status, detail, counts))
+                                    clause.informational, status, detail, counts, reasons))
     return results
 
 
@@ -82,7 +91,7 @@ def _verdict(clause, outcomes, counts, deviation):
             detail = f"informational: {failed[0]['message']}"
         skipped = [o for o in outcomes if o["status"] == "skipped"]
         if skipped:
-            detail += f"; {len(skipped)} skipped ({skipped[0]['message']})"
+            detail += f", {len(skipped)} skipped"
         if deviation:
             return "xpass", f"declared as a known deviation but passes ({detail})"
         return "pass", detail
@@ -96,16 +105,22 @@ def exit_code(results: list[ClauseResult]) -> int:
     return 1 if any(r.status == "fail" for r in results) else 0
 
 
-def table(results: list[ClauseResult], width: int = 110) -> str:
-    lines = [f"{'clause':<7}{'status':<7} detail", "-" * min(width, 100)]
+def table(results: list[ClauseResult], width: int = 100) -> str:
+    """One line per clause, then the full detail of each failure and the skip reasons."""
+    lines = [f"{'clause':<7}{'status':<7} detail", "-" * width]
     for r in results:
         detail = f"{r.title}: {r.detail}"
-        if len(detail) > width - 14:
-            detail = detail[: width - 17] + "..."
+        if len(detail) > width - 15:
+            detail = detail[: width - 18] + "..."
         lines.append(f"{r.id:<7}{r.status:<7} {detail}")
+    lines.append("-" * width)
     counts = {s: sum(r.status == s for r in results) for s in STATUSES}
-    lines.append("-" * min(width, 100))
     lines.append(", ".join(f"{n} {s}" for s, n in counts.items() if n))
+    for r in results:
+        if r.status in ("fail", "xfail", "xpass"):
+            lines.append(f"{r.id} {r.status}: {r.detail}")
+    reasons = dict.fromkeys(reason for r in results for reason in r.skip_reasons)
+    lines += [f"skipped: {reason}" for reason in reasons]
     return "\n".join(lines)
 
 

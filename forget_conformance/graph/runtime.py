@@ -1,0 +1,47 @@
+"""Build a graph into live Chainer objects by executing its printed source."""
+
+from __future__ import annotations
+
+import collections
+import types
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import chainer
+
+from forget_conformance.graph.model import Graph
+from forget_conformance.graph.source import to_source
+
+
+def compile_graph(graph: Graph) -> types.ModuleType:
+    """Execute ``to_source(graph)`` as a fresh module."""
+    module = types.ModuleType(f"forget_graph_{graph.seed}")
+    exec(compile(to_source(graph), f"<graph seed={graph.seed}>", "exec"), module.__dict__)
+    return module
+
+
+@dataclass
+class Built:
+    """A graph bound to fresh links and inputs on one device, and to one ``forget``
+    (``None``: plain). ``calls`` counts the calls of each segment function by name."""
+
+    graph: Graph
+    forget: Callable | None
+    links: chainer.Chain
+    inputs: dict[str, Any]
+    module: types.ModuleType
+    calls: collections.Counter = field(default_factory=collections.Counter)
+
+    def forward(self) -> tuple[dict[str, Any], chainer.Variable | None]:
+        """Run the graph once: every top-level value by ref, and the float64 loss."""
+        return self.module.forward(self.forget, self.links, self.inputs, self.calls)
+
+
+def build(graph: Graph, forget: Callable | None = None, device: Any = None,
+          module: types.ModuleType | None = None) -> Built:
+    """Fresh links (identical for identical graphs) and inputs on ``device`` (default CPU).
+    Pass ``module`` (from :func:`compile_graph`) to skip recompiling the source."""
+    device = chainer.get_device(device or "@numpy")
+    module = module or compile_graph(graph)
+    return Built(graph, forget, module.make_links(device), module.make_inputs(device), module)

@@ -1,0 +1,166 @@
+"""Print a graph as standalone Python source that only needs NumPy and Chainer.
+
+The printed module defines ``make_links(device)``, ``make_inputs(device)`` and
+``forward(forget, links, xs, calls)``; :mod:`.runtime` executes exactly this
+text, so the printed source is what was run.
+"""
+
+from __future__ import annotations
+
+from forget_conformance.graph.model import Forget, Graph, Link, Op, Step
+
+_HEADER = '''\
+import collections
+import zlib
+
+import chainer
+import chainer.functions as F
+import chainer.links as L
+import numpy as np
+
+SEED = {seed}
+
+
+class ResultTypeError(TypeError):
+    """forget returned a tuple where func returned a Variable, or the reverse (D6)."""
+
+
+def values(key, shape, dtype, high=0):
+    """Deterministic test data for ``key``: uniform in [-1, 1), or indices below ``high``."""
+    rng = np.random.RandomState(zlib.crc32(f"{{SEED}}/{{key}}".encode()))
+    if high:
+        return rng.randint(0, high, size=shape).astype(dtype)
+    return rng.uniform(-1, 1, size=shape).astype(dtype)
+
+
+def fill(links):
+    """Give every parameter and running statistic reproducible values."""
+    for name, param in sorted(links.namedparams()):
+        fan_in = int(np.prod(param.shape[1:])) if param.ndim > 1 else 1
+        v = values(name, param.shape, param.dtype)
+        param.array[...] = 1 + 0.5 * v if name.endswith("gamma") else v / np.sqrt(fan_in)
+    for name, link in sorted(links.namedlinks()):
+        if hasattr(link, "avg_mean"):
+            link.avg_mean[...] = 0.2 * values(name + "/avg_mean", link.avg_mean.shape,
+                                              link.avg_mean.dtype)
+            link.avg_var[...] = 1 + 0.5 * values(name + "/avg_var", link.avg_var.shape,
+                                                 link.avg_var.dtype)
+
+
+def call(forget, func, n_out, *args):
+    """Run a segment plainly (``forget is None``) or through ``forget``."""
+    if forget is None:
+        return func(*args)
+    out = forget(func, *args)
+    if (n_out == 1) != isinstance(out, chainer.Variable):
+        raise ResultTypeError(f"{{func.__name__}} returns {{n_out}} value(s); forget gave "
+                              f"{{type(out).__name__}}")
+    return out
+'''
+
+_LINK_CTOR = {
+    "linear": "L.Linear({0}, {1})",
+    "conv2d": "L.Convolution2D({0}, {1}, ksize={2}, pad={3})",
+    "batch_norm": "L.BatchNormalization({0})",
+    "batch_renorm": "L.BatchRenormalization({0}, rmax=1.5, dmax=0.5)",
+    "embed_id": "L.EmbedID({0}, {1})",
+}
+
+_UNARY_EXPR = {"tanh": "F.tanh({0})", "sigmoid": "F.sigmoid({0})", "sin": "F.sin({0})",
+               "relu": "F.relu({0})", "neg": "-{0}", "scale": "{0} * 0.5"}
+_BINARY_EXPR = {"add": "{0} + {1}", "sub": "{0} - {1}", "mul": "{0} * {1}"}
+
+
+def to_source(graph: Graph) -> str:
+    """The graph as a Python module (see the module docstring)."""
+    lines = [_HEADER.format(seed=graph.seed), "", *_make_links(graph.links), "",
+             *_make_inputs(graph), "", *_forward(graph)]
+    return "\n".join(lines) + "\n"
+
+
+def _make_links(links: tuple[Link, ...]) -> list[str]:
+    out = ["def make_links(device):", "    links = chainer.Chain()", "    with links.init_scope():"]
+    for link in links:
+        if link.kind == "weight":
+            ctor = f"chainer.Parameter(np.zeros({link.sizes}, {link.dtype!r}))"
+            out.append(f"        links.{link.name} = {ctor}")
+        else:
+            out.append(f"        with chainer.using_config('dtype', np.dtype({link.dtype!r})):")
+            ctor = _LINK_CTOR[link.kind].format(*link.sizes)
+            out.append(f"            links.{link.name} = {ctor}")
+    if not links:
+        out.append("        pass")
+    out += ["    fill(links)", "    links.cleargrads()", "    return links.to_device(device)"]
+    return out
+
+
+def _make_inputs(graph: Graph) -> list[str]:
+    out = ["def make_inputs(device):", "    return {"]
+    for x in graph.inputs:
+        array = f"device.send(values({x.name!r}, {x.shape}, {x.dtype!r}, {x.index_high}))"
+        if x.is_index:
+            array = f"chainer.Variable({array}, requires_grad=False)"
+        elif x.wrap:
+            array = f"chainer.Variable({array})"
+        out.append(f"        {x.name!r}: {array},")
+    out.append("    }")
+    return out
+
+
+def _forward(graph: Graph) -> list[str]:
+    weights = {link.name for link in graph.links if link.kind == "weight"}
+    out = ['def forward(forget, links, xs, calls):',
+           '    """Run the graph (plain when ``forget`` is None); returns (values, loss)."""']
+    out += [f"    {x.name} = xs[{x.name!r}]" for x in graph.inputs]
+    out += _steps(graph.steps, weights, "    ")
+    terms = [f"F.sum(F.cast({_ref(r, weights)} * links.device.send(values('loss/{r}', "
+             f"{r}.shape, {r}.dtype)), 'float64'))" for r in graph.loss]
+    out.append(f"    loss = {' + '.join(terms) if terms else 'None'}")
+    refs = [x.name for x in graph.inputs] + [o for s in graph.steps for o in s.outs]
+    out.append("    return {" + ", ".join(f"{r!r}: {r}" for r in refs) + "}, loss")
+    return out
+
+
+def _ref(ref: str, weights: set[str]) -> str:
+    return f"links.{ref}" if ref in weights else ref
+
+
+def _steps(steps: tuple[Step, ...], weights: set[str], pad: str) -> list[str]:
+    out: list[str] = []
+    for step in steps:
+        args = [_ref(a, weights) for a in step.args]
+        if isinstance(step, Forget):
+            out.append(f"{pad}def {step.name}({', '.join(step.params)}):")
+            out.append(f"{pad}    calls[{step.name!r}] += 1")
+            out += _steps(step.body, weights, pad + "    ")
+            out.append(f"{pad}    return {', '.join(_ref(r, weights) for r in step.returns)}")
+            lhs = ", ".join(step.outs)
+            out.append(f"{pad}{lhs} = call(forget, {step.name}, {len(step.outs)}, "
+                       f"{', '.join(args)})")
+        else:
+            lhs = ", ".join(step.outs) + ("," if step.op == "split" and len(step.outs) == 1 else "")
+            out.append(f"{pad}{lhs} = {_expr(step, args)}")
+    return out
+
+
+def _expr(op: Op, args: list[str]) -> str:
+    a = args[0]
+    if op.op in _UNARY_EXPR:
+        return _UNARY_EXPR[op.op].format(a)
+    if op.op in _BINARY_EXPR:
+        return _BINARY_EXPR[op.op].format(*args)
+    if op.op in _LINK_CTOR:
+        return f"links.{op.attr('link')}({a})"
+    if op.op == "slice":
+        index = "slice(None), " * op.attr("axis") + f"slice({op.attr('start')}, {op.attr('stop')})"
+        return f"F.get_item({a}, ({index},))"
+    return {
+        "cast": lambda: f"F.cast({a}, {op.attr('dtype')!r})",
+        "matmul": lambda: f"F.matmul({a}, {args[1]})",
+        "reshape": lambda: f"F.reshape({a}, {op.attr('shape')})",
+        "transpose": lambda: f"F.transpose({a}, {op.attr('axes')})",
+        "concat": lambda: f"F.concat(({', '.join(args)},), axis={op.attr('axis')})",
+        "split": lambda: f"F.split_axis({a}, {list(op.attr('points'))}, {op.attr('axis')}, "
+                         "force_tuple=True)",
+        "sum": lambda: f"F.sum({a}, axis={op.attr('axis')}, keepdims={op.attr('keepdims')})",
+    }[op.op]()
