@@ -53,7 +53,7 @@ def missing_suites(suite: str) -> list[str]:
 
 def _command(opts: RunOptions, results: Path, deselect: list[str]) -> list[str]:
     cmd = [sys.executable, "-m", "pytest", *map(str, suite_paths(opts.suite)),
-           "--rootdir", str(ROOT), "-c", str(ROOT / "pyproject.toml"),
+           "--rootdir", str(ROOT), "-c", str(Path(__file__).with_name("suite.ini")),
            "-q", "--no-header", "--tb=no", "-rN", "-p", "no:cacheprovider",
            "--forget-impl", opts.impl, "--forget-device", opts.device,
            "--forget-profile", opts.profile, "--forget-results", str(results),
