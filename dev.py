@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""One-command set-up and entry points; needs only Python >= 3.10 with venv and pip.
+"""One-command set-up and entry points; needs only Python 3.10 or 3.11 with venv and pip.
 
     python3 dev.py check   # conformance on the reference and on upstream Chainer
     python3 dev.py test    # the whole test suite (what CI runs)
@@ -65,6 +65,9 @@ def ensure_env() -> dict[str, str]:
 
 
 def main(argv: list[str]) -> int:
+    if not (3, 10) <= sys.version_info[:2] < (3, 12):
+        sys.exit("[dev.py] Chainer 7.8.1 runs on Python 3.10 and 3.11 only (it imports "
+                 f"numpy.distutils, gone from NumPy on 3.12+); this is {sys.version.split()[0]}")
     command = argv[0] if argv else "help"
     extra = argv[1:]
     if command not in {"check", "test", "lint", "shell"}:
