@@ -1,0 +1,242 @@
+"""The oracle's runs and comparisons, self-contained so that reproducer scripts carry them.
+
+``fuzz/oracle.py`` runs these checks and names the clause each difference breaks;
+``fuzz/reproducer.py`` copies this file's text (from the marker below, and only the
+checks a script needs) after the graph's source, which defines ``make_links``,
+``make_inputs`` and ``forward``. So a reproducer checks exactly what the fuzzer
+checked, without the harness. Hence the rules for this file: standard library,
+NumPy and Chainer only, and no import that ``graph.to_source`` does not print.
+
+Tolerances are ``forget_conformance.policy``'s (``same_kernels``, ``cross_device``
+and ``mismatch``; the reasons are given there), inlined; ``tests/test_fuzz_oracle.py``
+checks that both agree.
+"""
+
+import collections
+
+import chainer
+import numpy as np
+
+# ---- reproducer scripts copy from here ----
+
+LOSS_SCALE = 8.0
+ULPS = 16  # plain vs forget, one device: sums may be reassociated (policy.REASSOCIATION_ULPS)
+CROSS_DEVICE = {"float16": 1e-2, "float32": 1e-4, "float64": 1e-9}  # CPU vs GPU, per dtype
+
+Difference = collections.namedtuple("Difference", "check what key message error")
+
+
+def mismatch(actual, expected, cross_device=False):
+    """None when ``actual`` matches ``expected``, else why: same shape and dtype; integers
+    exact; floats (same NaNs) within tol * |expected| + tol * max|expected|."""
+    a, e = np.asarray(actual), np.asarray(expected)
+    if a.shape != e.shape:
+        return f"shape {a.shape} != expected {e.shape}"
+    if a.dtype != e.dtype:
+        return f"dtype {a.dtype} != expected {e.dtype}"
+    if e.dtype.kind != "f":
+        bad = int(np.count_nonzero(a != e))
+        return f"{bad} of {a.size} elements differ (exact comparison)" if bad else None
+    tol = CROSS_DEVICE.get(e.dtype.name, 0.0) if cross_device else ULPS * float(
+        np.finfo(e.dtype).eps)
+    a, e = a.astype(np.float64), e.astype(np.float64)
+    nan = np.isnan(e)
+    if not np.array_equal(np.isnan(a), nan):
+        return "NaN pattern differs"
+    scale = np.max(np.abs(e[~nan]), initial=0.0)
+    allowed = np.where(nan, np.inf, tol * np.abs(e) + tol * scale)
+    err = np.where(nan, 0.0, np.abs(a - e))
+    if np.all(err <= allowed):
+        return None
+    i = int(np.argmax(err - allowed))
+    return (f"max abs error {err.flat[i]:.3g} at flat index {i} (got {a.flat[i]:.6g}, "
+            f"expected {e.flat[i]:.6g}; rtol={tol:.3g}, atol={tol:.3g}*max|expected|)")
+
+
+def compare(check, what, label, expected, actual, cross_device=False):
+    """A Difference for each key of ``expected`` whose array ``actual`` does not match.
+    A missing gradient (None) matches an all-zero one."""
+    for key, e in expected.items():
+        a = actual.get(key)
+        if a is None or e is None:
+            if all(x is None or (x.dtype.kind == "f" and not x.any()) for x in (a, e)):
+                continue
+            reason = (f"{'no gradient' if a is None else 'a gradient'} where the plain graph "
+                      f"has {'none' if e is None else 'one'}")
+        else:
+            reason = mismatch(a, e, cross_device)
+        if reason:
+            yield Difference(check, what, key, f"{label.format(key)}: {reason}", None)
+
+
+class Run:
+    """What one step left behind, as host arrays; ``error`` and ``phase`` if it raised."""
+
+    def __init__(self):
+        self.values, self.grads, self.params, self.state, self.calls = {}, {}, {}, {}, {}
+        self.error, self.phase, self.leaked = None, "", []
+
+
+def host(a):
+    a = a.array if isinstance(a, chainer.Variable) else a
+    return None if a is None else np.asarray(chainer.backend.CpuDevice().send(a))
+
+
+def run_step(graph, forget, device, train=True, loss_scale=None, update=False):
+    """One step of ``graph`` (``make_links``, ``make_inputs``, ``forward``), plain when
+    ``forget`` is None: forward under ``train``, backward outside it, then SGD if ``update``."""
+    device = chainer.get_device(device)
+    run, calls = Run(), collections.Counter()
+    links, xs = graph.make_links(device), graph.make_inputs(device)
+    before = global_state()
+    try:
+        run.phase = "forward"
+        with chainer.using_config("train", train):
+            outs, loss = graph.forward(forget, links, xs, calls)
+        run.values = {key: host(v) for key, v in outs.items()}
+        run.phase = "backward"
+        loss.backward(loss_scale=loss_scale)
+        run.phase = "update"
+        if update:
+            optimizer = chainer.optimizers.SGD(lr=0.5)
+            optimizer.setup(links)
+            optimizer.update()
+        run.phase = "done"
+    except Exception as exc:  # noqa: BLE001 - the implementation's failure is data here
+        run.error = exc
+        return run
+    finally:
+        run.leaked = restore_global_state(before)
+    run.grads = {key: host(x.grad) for key, x in xs.items()
+                 if isinstance(x, chainer.Variable) and x.requires_grad}
+    for name, param in links.namedparams():
+        run.grads[f"param {name}"] = host(param.grad)
+        run.params[name] = host(param.array)
+    for name, link in links.namedlinks(skipself=True):
+        for attr in ("avg_mean", "avg_var", "N"):
+            if hasattr(link, attr):
+                run.state[f"{name}.{attr}"] = np.asarray(host(getattr(link, attr)))
+    run.calls = dict(calls)
+    return run
+
+
+def global_state():
+    """Chainer's configuration (this thread's and the global one) and function hooks."""
+    return {"chainer.config": dict(vars(chainer.config._local)),
+            "chainer.global_config": dict(vars(chainer.global_config)),
+            "function hooks": tuple(chainer.get_function_hooks())}
+
+
+def restore_global_state(before):
+    """Put back :func:`global_state`; returns a line for each thing the step changed."""
+    after, changed = global_state(), []
+    for where in ("chainer.config", "chainer.global_config"):
+        old, new = before[where], after[where]
+        for key in sorted(set(old) | set(new)):
+            b, a = old.get(key, "<unset>"), new.get(key, "<unset>")
+            try:
+                same = bool(a is b or a == b)
+            except Exception:  # noqa: BLE001 - arrays and odd objects: identity only
+                same = a is b
+            if not same:
+                changed.append(f"{where}.{key}: {b!r} -> {a!r}")
+    hooks = before["function hooks"]
+    if hooks != after["function hooks"]:
+        changed.append(f"function hooks: {hooks} -> {after['function hooks']}")
+    for namespace, where in ((chainer.config._local, "chainer.config"),
+                             (chainer.global_config, "chainer.global_config")):
+        vars(namespace).clear()
+        vars(namespace).update(before[where])
+    for name in [n for n in chainer.get_function_hooks() if n not in hooks]:
+        del chainer.get_function_hooks()[name]
+    return changed
+
+
+def run_pair(graph, forget, device, plain_device=None, **step):
+    """The plain step (on ``plain_device``, default ``device``), then the one through forget."""
+    plain = run_step(graph, None, plain_device or device, **step)
+    if plain.error is not None:  # the fuzzer made a graph Chainer rejects: a harness bug
+        raise AssertionError(f"plain graph failed in {plain.phase}") from plain.error
+    return plain, run_step(graph, forget, device, **step)
+
+
+def raised(check, run):
+    message = f"forget raised in {run.phase}: {type(run.error).__name__}: {run.error}"
+    return Difference(check, "error", run.phase, message, run.error)
+
+
+# ---- the checks: each yields every Difference it finds (none: forget agrees) ----
+
+
+def check_differential(graph, forget, device, expected_calls):
+    """One training step: outputs, then (unless forget raised) gradients of the arguments
+    and parameters, segment calls, global configuration left changed, link state."""
+    plain, forg = run_pair(graph, forget, device)
+    if forg.phase != "forward":  # outputs exist: compare them before any later error
+        yield from compare("differential", "value", "value {}", plain.values, forg.values)
+    if forg.error is not None:
+        yield raised("differential", forg)
+        return
+    yield from compare("differential", "grad", "{}", plain.grads, forg.grads)
+    if plain.calls != {name: 1 for name in expected_calls}:
+        raise AssertionError(f"plain calls {plain.calls} (harness bug)")
+    if forg.calls != expected_calls:
+        message = f"segment calls {forg.calls}, expected {expected_calls}"
+        yield Difference("differential", "calls", "", message, None)
+    if forg.leaked:
+        message = "global state changed by the step: " + "; ".join(forg.leaked)
+        yield Difference("differential", "leak", "", message, None)
+    yield from compare("differential", "state", "link state {}", plain.state, forg.state)
+
+
+def check_loss_scale(graph, forget, device, expected_calls):
+    """If the differential check passes: backward with loss_scale, then an SGD step: the
+    same parameters as the plain graph."""
+    found = list(check_differential(graph, forget, device, expected_calls))
+    yield from found
+    if found:
+        return
+    plain, forg = run_pair(graph, forget, device, loss_scale=LOSS_SCALE, update=True)
+    if forg.error is not None:
+        yield raised("loss_scale", forg)
+        return
+    label = f"parameter {{}} after SGD with loss_scale={LOSS_SCALE}"
+    yield from compare("loss_scale", "param", label, plain.params, forg.params)
+
+
+def check_eval_forward(graph, forget, device, expected_calls):
+    """If the differential check passes: forward under train=False, backward outside it:
+    the recomputation must use the forward's config (same gradients and link state)."""
+    found = list(check_differential(graph, forget, device, expected_calls))
+    yield from found
+    if found:
+        return
+    plain, forg = run_pair(graph, forget, device, train=False)
+    if forg.error is not None:
+        yield raised("eval_forward", forg)
+        return
+    yield from compare("eval_forward", "grad", "{}", plain.grads, forg.grads)
+    yield from compare("eval_forward", "state", "link state {}", plain.state, forg.state)
+
+
+def check_cross_device(graph, forget, device, expected_calls):
+    """Through forget on ``device`` vs plain on the CPU: values and gradients, within the
+    dtype's precision."""
+    cpu, other = run_pair(graph, forget, device, plain_device="@numpy")
+    if other.error is not None:
+        yield raised("cross_device", other)
+        return
+    where = f"on {device} vs CPU: "
+    yield from compare("cross_device", "value", where + "value {}", cpu.values, other.values,
+                       cross_device=True)
+    yield from compare("cross_device", "grad", where + "{}", cpu.grads, other.grads,
+                       cross_device=True)
+
+
+#: check name -> the functions a reproducer needs, the one to call last.
+CHECKS = {
+    "differential": (check_differential,),
+    "loss_scale": (check_differential, check_loss_scale),
+    "eval_forward": (check_differential, check_eval_forward),
+    "cross_device": (check_cross_device,),
+}

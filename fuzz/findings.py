@@ -1,0 +1,56 @@
+"""Measure how many fuzz examples each known-bad implementation needs to be caught (ci).
+
+    python -m fuzz.findings [NAME ...]    # names as in tests/test_fuzz_oracle.py CAUGHT
+
+Prints a Markdown table (the one in ``fuzz/FINDINGS.md``): for each implementation
+and suite, the clause of the shrunk failure and the number of examples run up to
+the first failing one, or ``pass`` when the suite did not catch it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+import warnings
+
+from forget_conformance import impl, profiles
+from fuzz import runner, suites
+
+IMPLEMENTATIONS = ["reference", "chainer"] + [f"tests.broken.variants:{n}" for n in (
+    "scaled_arg_grads", "lost_param_grads", "first_output_grad_only", "duplicate_arg_grad_lost",
+    "tuple_for_single", "float32_outputs", "wrong_error_type", "double_backprop_allowed",
+    "recompute_not_flagged", "flag_leaked", "keeps_graph", "copies_inputs",
+    "backward_time_config", "loss_scale_dropped", "last_writer_wins", "extra_call",
+    "arrays_not_wrapped", "int_args_cast")]
+SUITES = ("differential", "shared_parameters", "loss_scale", "eval_forward")
+
+
+def measure(target: str, suite: str) -> str:
+    start = time.perf_counter()
+    try:
+        suites.run(suite, impl.resolve(target), "@numpy")
+    except AssertionError as exc:
+        first = runner.LAST_RUN["progress"].first_failure
+        return f"{getattr(exc, 'clause_id', '?')} @{first} ({time.perf_counter() - start:.1f}s)"
+    return "pass"
+
+
+def main(argv: list[str] | None = None) -> None:
+    warnings.simplefilter("ignore")
+    sys.path.insert(0, os.getcwd())
+    profiles.activate("ci")
+    names = (argv if argv is not None else sys.argv[1:]) or IMPLEMENTATIONS
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ[runner.ENV_DATABASE] = os.path.join(tmp, "db")
+        os.environ["FORGET_FUZZ_FAILURES"] = os.path.join(tmp, "failures")
+        print("| implementation | " + " | ".join(SUITES) + " |")
+        print("|---" * (len(SUITES) + 1) + "|")
+        for name in names:
+            cells = [measure(name, suite) for suite in SUITES]
+            print(f"| {name.split(':')[-1]} | " + " | ".join(cells) + " |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

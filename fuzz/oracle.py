@@ -1,0 +1,100 @@
+"""The differential oracle: one graph, run plain and through ``forget``, must agree.
+
+The runs and comparisons are in :mod:`fuzz.compare` (self-contained, so that each
+reproducer script carries the same code); this module runs a check on a
+:class:`Graph` and raises :class:`ClauseViolation` for its first difference, naming
+the clause it breaks. Both runs use identical inputs and freshly built identical
+parameters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from forget_conformance.catalogue import ClauseViolation
+from forget_conformance.graph import Graph, compile_graph, expected_calls, features
+from forget_conformance.graph.analysis import param_uses
+from fuzz import compare
+
+LOSS_SCALE = compare.LOSS_SCALE
+#: Structure that makes a gradient difference a T4 matter rather than plain D3.
+T4_FEATURES = {"nested", "duplicate_arg", "passthrough", "multi_output", "unused_output",
+               "index_arg", "mixed_dtypes"}
+#: (check, what differs) -> clause, where the graph's structure does not decide it.
+CLAUSES = {
+    ("differential", "value"): "D1", ("differential", "calls"): "D4",
+    ("differential", "leak"): "D9", ("differential", "state"): "D9",
+    ("loss_scale", "param"): "T1",
+    ("eval_forward", "grad"): "T2", ("eval_forward", "state"): "T2",
+    ("cross_device", "value"): "D1", ("cross_device", "grad"): "D3",
+}
+#: The clause of an exception from ``forget``, per check (None: by the phase).
+ERROR_CLAUSES = {"differential": None, "loss_scale": "T1", "eval_forward": "T2",
+                 "cross_device": None}
+
+
+def clause_of(graph: Graph, diff: compare.Difference) -> str:
+    """The clause a difference found by a check on ``graph`` breaks."""
+    if diff.what == "error":
+        if type(diff.error).__name__ == "ResultTypeError":
+            return "D6"
+        if "index_arg" in features(graph):
+            return "T4"
+        return ERROR_CLAUSES[diff.check] or ("D1" if diff.key == "forward" else "D3")
+    if (diff.check, diff.what) == ("differential", "grad"):
+        return _grad_clause(graph, diff.key)
+    return CLAUSES[diff.check, diff.what]
+
+
+def _grad_clause(graph: Graph, key: str) -> str:
+    if key.startswith("param "):
+        link = key.split()[1].lstrip("/").split("/")[0]
+        if param_uses(graph).get(link) == {True, False}:
+            return "T3"
+    found = features(graph)
+    if "raw_array_arg" in found:
+        return "D7"
+    return "T4" if found & T4_FEATURES else "D3"
+
+
+def run_check(check: str, graph: Graph, forget: Callable, device: Any = None) -> None:
+    """Run ``compare.CHECKS[check]`` on ``graph``; raise for the first difference."""
+    entry = compare.CHECKS[check][-1]
+    found = entry(compile_graph(graph), forget, device or "@numpy",
+                  expected_calls(graph, forgetting=True))
+    diff = next(found, None)
+    if diff is not None:
+        raise ClauseViolation(clause_of(graph, diff), diff.message) from diff.error
+
+
+def check_differential(graph: Graph, forget: Callable, device: Any = None) -> None:
+    """One training-mode forward + backward: outputs (D1, D6), calls (D4), gradients
+    (D3, T3, T4, D7), link state and the ``in_recomputing`` flag (D9)."""
+    run_check("differential", graph, forget, device)
+
+
+def check_loss_scale(graph: Graph, forget: Callable, device: Any = None) -> None:
+    """Backward with ``loss_scale`` then an SGD step: same parameters (T1). The graph
+    must first pass :func:`check_differential`, so that only a loss-scale bug is T1."""
+    run_check("loss_scale", graph, forget, device)
+
+
+def check_eval_forward(graph: Graph, forget: Callable, device: Any = None) -> None:
+    """Forward under ``train=False``, backward outside it: recomputation must use the
+    forward's config, so gradients and link state match the plain graph (T2). The graph
+    must first pass :func:`check_differential` (in training mode)."""
+    run_check("eval_forward", graph, forget, device)
+
+
+def check_cross_device(graph: Graph, forget: Callable, device: Any = None) -> None:
+    """Through ``forget`` on ``device`` vs plain on the CPU, within ``policy.cross_device``."""
+    run_check("cross_device", graph, forget, device)
+
+
+CHECKS: dict[str, Callable[[Graph, Callable, Any], None]] = {
+    "differential": check_differential,
+    "loss_scale": check_loss_scale,
+    "eval_forward": check_eval_forward,
+    "cross_device": check_cross_device,
+}

@@ -1,0 +1,121 @@
+"""Runs one fuzz property under the active profile; writes reproducers for final failures.
+
+Settings: ``profiles.examples(base)`` examples unless ``$FORGET_FUZZ_MAX_EXAMPLES``;
+``$FORGET_FUZZ_SEED`` fixes the seed (and turns off the ``ci`` derandomisation);
+the example database lives in ``$FORGET_FUZZ_DATABASE`` (default ``.hypothesis/``
+in the working directory), so failing examples are replayed on the next run.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import hypothesis
+from hypothesis import given, note, settings
+from hypothesis.control import current_build_context
+from hypothesis.database import DirectoryBasedExampleDatabase
+
+from forget_conformance import profiles
+from forget_conformance.impl import Implementation
+from fuzz import oracle, reproducer
+
+ENV_MAX_EXAMPLES = "FORGET_FUZZ_MAX_EXAMPLES"
+ENV_SEED = "FORGET_FUZZ_SEED"
+ENV_DATABASE = "FORGET_FUZZ_DATABASE"
+PROGRESS_EVERY = 50
+#: The latest ``fuzz`` call: ``progress`` (``count``, ``first_failure``), ``reproducers``.
+LAST_RUN: dict[str, Any] = {}
+
+
+def max_examples(base: int) -> int:
+    return int(os.environ.get(ENV_MAX_EXAMPLES) or profiles.examples(base))
+
+
+class Progress:
+    """A line on stderr every ``every`` examples (not in the ``ci`` profile)."""
+
+    def __init__(self, label: str, every: int = PROGRESS_EVERY) -> None:
+        self.label, self.every, self.count, self.start = label, every, 0, time.monotonic()
+        self.enabled = profiles.current() != "ci"
+
+        self.first_failure: int | None = None
+
+    def failed(self) -> None:
+        if self.first_failure is None:
+            self.first_failure = self.count
+
+    def tick(self) -> None:
+        self.count += 1
+        if self.enabled and self.count % self.every == 0:
+            rate = self.count / max(time.monotonic() - self.start, 1e-9)
+            print(f"[fuzz {self.label}] {self.count} examples ({rate:.1f}/s)", file=sys.stderr,
+                  flush=True)
+
+
+def fuzz(check: str, strategy: hypothesis.strategies.SearchStrategy, implementation:
+         Implementation, device: Any, base_examples: int, test: str) -> int:
+    """Run ``oracle.CHECKS[check]`` on graphs from ``strategy``; returns examples run.
+
+    On failure the final (shrunk) example is written as a reproducer script, whose
+    path is added to the failure report, then the failure is re-raised.
+    """
+    device_name = getattr(device, "name", str(device))
+    progress = Progress(f"{test} {implementation.name}")
+    written: list[Path] = []
+    seed = os.environ.get(ENV_SEED)
+    # One failure per test, so it is attributed to one clause (the plug-in reads a single
+    # ClauseViolation); further bugs show up once the first is fixed.
+    options: dict[str, Any] = {"max_examples": max_examples(base_examples),
+                               "report_multiple_bugs": False,
+                               "database": DirectoryBasedExampleDatabase(
+                                   os.environ.get(ENV_DATABASE) or ".hypothesis")}
+    if seed:
+        options["derandomize"] = False
+
+    @settings(**options)
+    @given(graph=strategy)
+    def prop(graph) -> None:
+        progress.tick()
+        try:
+            oracle.CHECKS[check](graph, implementation.forget, device)
+        except Exception as exc:
+            progress.failed()
+            if current_build_context().is_final:
+                path = reproducer.write(graph, exc, implementation.target, check, device_name,
+                                        test)
+                written.append(path)
+                note(f"reproducer: {path}")
+            raise
+
+    prop._hypothesis_internal_add_digest = f"{test}|{implementation.target}".encode()
+    if seed:
+        prop = hypothesis.seed(int(seed))(prop)
+    LAST_RUN.clear()
+    LAST_RUN.update(test=test, progress=progress, reproducers=written)
+    try:
+        prop()
+    except BaseException as exc:
+        _record_replay(exc, seed, written)
+        raise
+    return progress.count
+
+
+def _record_replay(exc: BaseException, seed: str | None, written: list[Path]) -> None:
+    """Copy each failure's ``@reproduce_failure`` line into its own reproducer."""
+    where = f"seed={seed}" if seed else f"profile={profiles.current()} (derandomized)" if (
+        profiles.current() == "ci") else f"profile={profiles.current()}"
+    for leaf in _leaves(exc):
+        lines = [line.strip() for n in getattr(leaf, "__notes__", []) for line in n.splitlines()]
+        blob = next((ln for ln in lines if "reproduce_failure" in ln), "no blob printed")
+        for path in written:
+            if any(str(path) in ln for ln in lines):
+                reproducer.add_replay(path, f"{where}; {blob}")
+
+
+def _leaves(exc: BaseException) -> list[BaseException]:
+    inner = getattr(exc, "exceptions", None)  # an ExceptionGroup: several distinct bugs
+    return [leaf for e in inner for leaf in _leaves(e)] if inner else [exc]

@@ -1,0 +1,136 @@
+"""Self-tests of the shared graph model: generation, building, printing, memory model."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import chainer
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+import forget_impl
+from forget_conformance.graph import (
+    GraphBuilder,
+    build,
+    conv_bn_stack,
+    elementwise_chain,
+    every_k,
+    expected_calls,
+    mlp,
+    per_layer,
+    retained_arrays,
+    retained_bytes,
+    sqrt_segments,
+    to_source,
+    unrolled_rnn,
+)
+from fuzz.strategies import graphs
+
+_QUICK = settings(max_examples=40, derandomize=True, database=None, deadline=None,
+                  suppress_health_check=list(HealthCheck))
+
+
+@_QUICK
+@given(graphs())
+def test_generated_graphs_build_and_run(graph):
+    built = build(graph)
+    values, loss = built.forward()
+    loss.backward()
+    assert loss.dtype == np.float64
+    for step in graph.steps:
+        for ref, shape, dtype in zip(step.outs, step.shapes, step.dtypes, strict=True):
+            assert values[ref].shape == shape and values[ref].dtype == np.dtype(dtype), ref
+    assert dict(built.calls) == expected_calls(graph, forgetting=False)
+
+
+_FOOTER = """
+import collections, sys
+import forget_impl
+device = chainer.get_device("@numpy")
+for forget in (None, forget_impl.forget):
+    calls = collections.Counter()
+    links = make_links(device)
+    _, loss = forward(forget, links, make_inputs(device), calls)
+    loss.backward()
+    print(repr(float(loss.array)), sum(float(abs(p.grad).sum()) for p in links.params()))
+"""
+
+
+def test_printed_source_runs_standalone(tmp_path):
+    b = GraphBuilder(seed=5)
+    x, i = b.input((3, 4)), b.index_input((3,), high=5)
+    lin, emb = b.add_link("linear", (4, 2)), b.add_link("embed_id", (5, 2))
+    a, c, k = b.begin_forget((x, x, i))
+    left, right = b.split(b.binary("add", b.apply_link(lin, a), b.apply_link(emb, k)), (1,), 1)
+    outs = b.end_forget((left, right, c))
+    graph = b.build((b.binary("mul", outs[0], outs[1]),))
+    script = tmp_path / "graph.py"
+    script.write_text(to_source(graph) + _FOOTER)
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=120, check=True)
+    plain, forgetting = done.stdout.split("\n")[:2]
+    built = build(graph)
+    _, loss = built.forward()
+    assert plain.split()[0] == repr(float(loss.array))
+    assert plain == forgetting
+
+
+def test_retained_arrays_model_of_a_tanh_chain():
+    graph = elementwise_chain(9, shape=(4, 8), segments=sqrt_segments(9))
+    per_array = 4 * 8 * 4
+    assert retained_bytes(graph, forgetting=False) == 9 * per_array  # tanh keeps its output
+    kept = retained_arrays(graph, forgetting=True)
+    assert {r.role for r in kept} == {"forget input", "forget output"}
+    assert retained_bytes(graph, forgetting=True) == 4 * per_array  # x and 3 segment outputs
+
+
+def test_retained_arrays_lists_link_weights_as_parameters():
+    graph = mlp(2, width=3, batch=2)
+    params = [r for r in retained_arrays(graph, forgetting=False) if r.is_param]
+    assert {(r.ref, r.shape) for r in params} == {("l0.W", (3, 3)), ("l1.W", (3, 3))}
+    assert retained_bytes(graph, False, include_params=True) > retained_bytes(graph, False)
+
+
+def test_nested_segments_expect_one_more_call_per_level():
+    b = GraphBuilder()
+    (a,) = b.begin_forget((b.input((2, 2)),))
+    (inner,) = b.begin_forget((a,))
+    (y,) = b.end_forget((b.unary("tanh", inner),))
+    (z,) = b.end_forget((y,))
+    graph = b.build((z,))
+    assert expected_calls(graph, forgetting=True) == {"f0": 2, "f1": 3}
+    built = build(graph, forget_impl.forget)
+    built.forward()[1].backward()
+    assert dict(built.calls) == {"f0": 2, "f1": 3}
+
+
+@pytest.mark.parametrize("graph", [
+    elementwise_chain(6, shape=(3, 3), segments=every_k(6, 4)),
+    mlp(3, width=4, batch=3, segments=per_layer(3)),
+    conv_bn_stack(2, channels=2, size=4, batch=2, segments=[(0, 2)]),
+    unrolled_rnn(4, hidden=3, batch=2, segments=sqrt_segments(4)),
+], ids=["chain", "mlp", "conv_bn", "rnn"])
+def test_workloads_give_the_same_gradients_with_forget(graph):
+    results = []
+    for forget in (None, forget_impl.forget):
+        built = build(graph, forget)
+        _, loss = built.forward()
+        loss.backward()
+        results.append([p.grad.copy() for _, p in sorted(built.links.namedparams())])
+    for plain, forgetting in zip(*results, strict=True):
+        np.testing.assert_allclose(forgetting, plain, rtol=1e-5, atol=1e-6)
+    assert graph.segments()
+
+
+def test_builder_rejects_invalid_ops():
+    b = GraphBuilder()
+    x = b.input((2, 3))
+    with pytest.raises(ValueError):
+        b.matmul(x, x)
+    with pytest.raises(ValueError):
+        b.binary("add", x, b.input((4,)))
+    with pytest.raises(ValueError):
+        b.apply_link(b.add_link("batch_norm", (4,)), x)
+    assert chainer.config.train
