@@ -7,25 +7,62 @@ from pathlib import Path
 
 import pytest
 
-from bench import cli, gate, report
+from bench import cli, gate, report, runner, timing
 from bench.results import Row
 
 BASELINE = Path(__file__).resolve().parents[1] / "bench" / "baselines" / "reference-cpu.json"
 # elementwise at depth 8 is in the shipped baseline (the depth sweep); fast to run
-QUICK = ["--workloads", "elementwise", "--depth", "8", "--sweep", "--repeats", "1",
-         "--only-impl", "--max-regression", "1000"]
+QUICK = ["--workloads", "elementwise", "--depth", "8", "--sweep", "--repeats", "2",
+         "--time-budget", "0", "--only-impl"]
 
 
 def test_reference_passes_its_own_baseline_and_writes_json(tmp_path, capsys):
     out = tmp_path / "r.json"
-    code = cli.main(["--impl", "reference", *QUICK, "--json", str(out),
-                     "--compare", str(BASELINE)])
-    assert code == 0, capsys.readouterr().err
+    code = cli.main(["--impl", "reference", *QUICK, "--max-regression", "1000",
+                     "--json", str(out), "--compare", str(BASELINE)])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "[1/1] @numpy elementwise depth 8" in err  # progress
     impl, rows = report.read_report(out)
     assert impl == "reference"
     assert {r.strategy for r in rows} == {"plain", "per_layer", "every_2", "sqrt_n"}
     assert all(r.ratios["retained_vs_model"] == 1.0 for r in rows)
+    assert all(0.9 <= r.ratios["peak_vs_model"] <= 1.1 for r in rows)
     assert not list(tmp_path.glob(".*tmp"))  # the temp file was renamed away
+
+
+def _slowed(monkeypatch, calls: int):
+    """Make the gated implementation look twice as slow in the first ``calls`` timings."""
+    real, seen = runner.time_strategy, []
+
+    def time_strategy(*args, **kwargs):
+        times = real(*args, **kwargs)
+        seen.append(1)
+        if len(seen) <= calls:
+            t = times["reference"]
+            times["reference"] = timing.StepTimes(2 * t.forward, 2 * t.backward)
+        return times
+
+    monkeypatch.setattr(runner, "time_strategy", time_strategy)
+
+
+def test_a_slow_timing_that_does_not_repeat_passes(monkeypatch, capsys):
+    _slowed(monkeypatch, calls=1)  # per_layer only, and only the first time
+    code = cli.main(["--impl", "reference", *QUICK, "--max-regression", "60",
+                     "--compare", str(BASELINE)])
+    err = capsys.readouterr().err
+    assert "1 case(s) over the time threshold; timing them again" in err
+    assert code == 0, err
+
+
+def test_a_slowdown_that_repeats_fails(monkeypatch, capsys):
+    _slowed(monkeypatch, calls=100)
+    code = cli.main(["--impl", "reference", *QUICK, "--max-regression", "60",
+                     "--compare", str(BASELINE)])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.count("timing them again") == gate.TIME_RETRIES
+    assert ": time_vs_plain " in err
 
 
 @pytest.mark.parametrize("variant,ratio", [
@@ -34,7 +71,7 @@ def test_reference_passes_its_own_baseline_and_writes_json(tmp_path, capsys):
 ])
 def test_gate_flags_broken_variants(variant, ratio, capsys):
     code = cli.main(["--impl", f"tests.broken.variants:{variant}", *QUICK,
-                     "--compare", str(BASELINE)])
+                     "--max-regression", "1000", "--compare", str(BASELINE)])
     err = capsys.readouterr().err
     assert code == 1
     assert f": {ratio} " in err
@@ -64,8 +101,8 @@ def _row(**ratios) -> Row:
 
 def test_gate_thresholds_memory_tight_time_loose():
     base = [_row(retained_vs_model=1.0, time_vs_plain=1.5)]
-    assert gate.compare([_row(retained_vs_model=1.01, time_vs_plain=2.2)], base) == []
-    found = gate.compare([_row(retained_vs_model=1.03, time_vs_plain=2.3)], base)
+    assert gate.compare([_row(retained_vs_model=1.01, time_vs_plain=1.85)], base) == []
+    found = gate.compare([_row(retained_vs_model=1.03, time_vs_plain=1.9)], base)
     assert {f.ratio for f in found} == {"retained_vs_model", "time_vs_plain"}
 
 

@@ -1,49 +1,110 @@
-"""The analytical model predicts simple cases exactly, and matches the reference's kept bytes."""
+"""The analytical model: exact on hand-counted cases, and the reference measures as predicted."""
 
 from __future__ import annotations
 
-import chainer
+import gc
+import tracemalloc
+
 import pytest
 
-from bench import model, workloads
+from bench import model
 from bench.meters import CpuMeter
+from bench.workloads import STRATEGIES, WORKLOADS
+from forget_conformance import graph as G
+from forget_conformance.graph.memory import MemoryModelError
 from forget_conformance.impl import resolve
 
-CPU = chainer.get_device("@numpy")
-ACT = 16 * 32 * 4  # elementwise workload below: batch 16, width 32, float32
+ACT = 16 * 32 * 4  # the tiny elementwise chain below: (16, 32) float32
 
 
-def _tiny(depth: int) -> workloads.Workload:
-    return workloads.elementwise(depth, CPU, batch=16, width=32)
+def _chain(depth: int, segments=None, op: str = "tanh") -> G.Graph:
+    return G.elementwise_chain(depth, shape=(16, 32), segments=segments, op=op)
 
 
 @pytest.mark.parametrize("depth", [1, 3, 4])
-def test_elementwise_kept_bytes_by_hand(depth):
-    w = _tiny(depth)
-    # plain: per layer tanh's output, mul's inputs (tanh out and the layer input),
-    # sigmoid's output = 2 new activations per layer; plus the 4-byte loss
-    assert model.predict(w, []).retained == 2 * depth * ACT + 4
-    # forget per layer keeps each segment's input (the first is the given input)
-    per_layer = workloads.segments_for("per_layer", depth)
-    assert model.predict(w, per_layer).retained == (depth - 1) * ACT + 4
-    # one segment over everything keeps nothing new but the loss
-    assert model.predict(w, [(0, depth)]).retained == 4
+def test_kept_bytes_by_hand(depth):
+    # plain: every tanh keeps its output; the loss's Mul keeps its weights (one more
+    # activation); the float64 loss is 8 bytes. The input exists before and is free.
+    assert model.predict(_chain(depth), False).retained == (depth + 1) * ACT + 8
+    # forget per layer keeps each segment's input (the first is the free input) and the
+    # last output, which the loss's Mul retains
+    assert model.predict(_chain(depth, G.per_layer(depth)), True).retained == (depth + 1) * ACT + 8
+    # one segment over everything: only its output and the loss weights
+    assert model.predict(_chain(depth, [(0, depth)]), True).retained == 2 * ACT + 8
 
 
-def test_segments_cover_the_depth():
-    assert workloads.segments_for("every_2", 5) == [(0, 2), (2, 4), (4, 5)]
-    assert workloads.segments_for("sqrt_n", 16) == [(0, 4), (4, 8), (8, 12), (12, 16)]
-    assert workloads.segments_for("plain", 7) == []
+def test_plain_peak_by_hand():
+    # forward: the printed code names every value, so all 3 tanh outputs live until the
+    # loss: weights drawn as float64 (2 ACT) then cast (ACT) -> 3 + 3 = 6 ACT; then
+    # Mul (1) and Cast to float64 (2) with the weights kept: 3 + 1 + 1 + 2 = 7 ACT.
+    # backward, at the first TanhGrad: kept 4 ACT + 8, its gy, its gx and gy * (1 - y * y)'s
+    # temporary (3 ACT), the 8-byte gradient of the loss freed by then: 7 ACT + 8 again
+    prediction = model.predict(_chain(3), False)
+    assert prediction.peak == prediction.backward_peak == 7 * ACT + 8
 
 
-@pytest.mark.parametrize("name", sorted(workloads.BUILDERS))
-@pytest.mark.parametrize("strategy", workloads.STRATEGIES)
-def test_reference_keeps_exactly_what_the_model_predicts(name, strategy):
-    w = workloads.BUILDERS[name](4, CPU)
-    segments = workloads.segments_for(strategy, 4)
-    forget = resolve("reference").forget
-    w.clear_grads()
-    reading = CpuMeter().measure(lambda: w.forward(segments, forget), lambda y: y.backward())
-    prediction = model.predict(w, segments)
-    assert reading.retained == prediction.retained
-    assert 0.9 <= reading.peak / prediction.peak <= 1.1 or name == "rnn"
+def _measure(graph: G.Graph, forget) -> tuple[int, int]:
+    built = G.build(graph, forget)
+    reading = CpuMeter().measure(lambda: built.forward()[1], lambda loss: loss.backward())
+    return reading.retained, reading.peak
+
+
+@pytest.mark.parametrize("name", sorted(WORKLOADS))
+@pytest.mark.parametrize("strategy", sorted(STRATEGIES))
+def test_reference_measures_as_predicted(name, strategy):
+    graph = WORKLOADS[name](4, STRATEGIES[strategy](4))
+    forget = None if strategy == "plain" else resolve("reference").forget
+    retained, peak = _measure(graph, forget)
+    prediction = model.predict(graph, forget is not None)
+    assert retained == prediction.retained
+    assert 0.97 <= peak / prediction.peak <= 1.07
+
+
+@pytest.mark.parametrize("op", ["sigmoid", "sin", "relu", "neg", "scale"])
+def test_other_unary_ops_measure_as_predicted(op):
+    graph = G.elementwise_chain(3, shape=(64, 256), segments=[(0, 2)], op=op)
+    for forget in (None, resolve("reference").forget):
+        retained, peak = _measure(graph, forget)
+        prediction = model.predict(graph, forget is not None)
+        assert retained == prediction.retained
+        assert 0.95 <= peak / prediction.peak <= 1.1
+
+
+def _rnn_on_constant_inputs(steps: int, hidden: int = 128, batch: int = 256) -> G.Graph:
+    """``unrolled_rnn`` with the per-step inputs fed as raw arrays (no gradient)."""
+    b = G.GraphBuilder()
+    h = b.input((batch, hidden))
+    xs = [b.input((batch, hidden), wrap=False) for _ in range(steps)]
+    wx, wh = b.add_link("linear", (hidden, hidden)), b.add_link("linear", (hidden, hidden))
+    for x in xs:
+        h = b.unary("tanh", b.binary("add", b.apply_link(wx, x), b.apply_link(wh, h)))
+    return b.build((h,))
+
+
+def test_backward_visits_nodes_by_rank():
+    """Every ``Wx x_t`` node has rank 0 (its inputs are leaves), so Chainer visits them
+    all last and each step's gradient of ``Wx x_t`` waits in the table until then: the
+    backward peak holds one activation per step (visiting in reverse creation order
+    would predict less than half of it)."""
+    graph = _rnn_on_constant_inputs(8)
+    built = G.build(graph)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        loss = built.forward()[1]
+        start = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        loss.backward()
+        measured = tracemalloc.get_traced_memory()[1] - start
+    finally:
+        tracemalloc.stop()
+    predicted = model.predict(graph, False)
+    assert 0.97 <= measured / (predicted.backward_peak - predicted.retained) <= 1.07
+
+
+def test_ops_without_facts_are_refused():
+    b = G.GraphBuilder()
+    x = b.input((4, 4))
+    graph = b.build((b.matmul(x, x),))
+    with pytest.raises(MemoryModelError, match="matmul"):
+        model.predict(graph, False)

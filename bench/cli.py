@@ -1,0 +1,131 @@
+"""``forget-bench``: memory and time of ``forget`` implementations, side by side.
+
+Exit status: 0 success; 1 a ratio regressed past its threshold against
+``--compare`` (or an implementation failed a case the baseline has); 2 usage
+error (bad implementation, workload or device name; unreadable baseline).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from bench import gate, report, runner, workloads
+from bench.meters import meter_for
+from bench.plot import plot_depth_sweep
+from bench.results import TIME_RATIOS
+from forget_conformance import devices
+from forget_conformance.impl import ImplementationError, resolve
+
+SIDE_BY_SIDE = ("reference", "chainer")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="forget-bench", description=__doc__.splitlines()[0])
+    p.add_argument("--impl", required=True, help="MODULE:ATTR, or 'reference' / 'chainer'")
+    p.add_argument("--device", choices=("cpu", "gpu", "all"), default="cpu")
+    p.add_argument("--workloads", nargs="+", default=list(workloads.WORKLOADS), metavar="NAME",
+                   help=f"any of: {', '.join(workloads.WORKLOADS)}")
+    p.add_argument("--depth", type=int, default=16, help="depth of the main table")
+    p.add_argument("--sweep", type=int, nargs="*", default=[4, 8, 16, 32], metavar="DEPTH",
+                   help="depths of the sweep (elementwise and mlp); none to skip")
+    p.add_argument("--repeats", type=int, default=runner.Plan.repeats, metavar="N",
+                   help="fewest timed rounds per comparison (default %(default)s; more are run "
+                        "until --time-budget has passed)")
+    p.add_argument("--time-budget", type=float, default=runner.Plan.budget_s, metavar="SECONDS",
+                   help="least timing per comparison (default %(default)s)")
+    p.add_argument("--only-impl", action="store_true",
+                   help="run only --impl, not reference and chainer beside it")
+    p.add_argument("--json", metavar="PATH", help="write the full report here (atomically)")
+    p.add_argument("--compare", metavar="BASELINE.json", help="gate against this report")
+    p.add_argument("--max-regression", type=float, default=gate.DEFAULT_TIME_PCT, metavar="PCT",
+                   help="allowed growth of time ratios, in percent (default %(default)s)")
+    p.add_argument("--max-memory-regression", type=float, default=gate.DEFAULT_MEMORY_PCT,
+                   metavar="PCT",
+                   help="allowed growth of memory ratios, in percent (default %(default)s)")
+    p.add_argument("--plot", metavar="PATH.png", help="memory vs depth, measured and predicted")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())  # MODULE:ATTR may name a module here
+    try:
+        impl = resolve(args.impl)
+        unknown = [w for w in args.workloads if w not in workloads.WORKLOADS]
+        if unknown:
+            raise ImplementationError(
+                f"unknown workload {unknown[0]!r} (choose from {', '.join(workloads.WORKLOADS)})")
+        baseline = report.read_report(args.compare) if args.compare else None
+    except (ImplementationError, report.ReportError) as exc:
+        print(f"forget-bench: error: {exc}", file=sys.stderr)
+        return 2
+
+    names = [args.impl] if args.only_impl else list(dict.fromkeys((*SIDE_BY_SIDE, args.impl)))
+    impls = [impl if n == args.impl else resolve(n) for n in names]
+    plan = runner.Plan(workloads=tuple(args.workloads), depth=args.depth,
+                       sweep_depths=tuple(args.sweep), repeats=args.repeats,
+                       budget_s=args.time_budget)
+    rows, skipped = [], {}
+    for device in devices.selected(args.device):
+        try:
+            meter = meter_for(device)
+        except RuntimeError as exc:
+            skipped[device] = str(exc)
+            print(f"{device}: {exc}", file=sys.stderr)
+            continue
+        rows += runner.run(plan, impls, meter)
+
+    code = _gate(args, rows, baseline, impls, plan) if baseline is not None else 0
+    print(report.format_table([r for r in rows if r.depth == args.depth]))
+    if args.json:
+        extra = {"impls": {i.name: i.target for i in impls}, "skipped": skipped,
+                 "plan": {"depth": plan.depth, "sweep": list(plan.sweep_depths),
+                          "repeats": plan.repeats, "budget_s": plan.budget_s,
+                          "workloads": list(plan.workloads)}}
+        report.write_json(args.json, report.build_report(args.impl, rows, extra))
+    if args.plot:
+        for device in {r.device for r in rows}:
+            path = args.plot if device == devices.CPU else args.plot.replace(".png", "-gpu.png")
+            if not plot_depth_sweep(rows, path, impl.name, device):
+                print("--plot: no workload was swept over depth; nothing plotted",
+                      file=sys.stderr)
+    return code
+
+
+def _gate(args: argparse.Namespace, rows: list, baseline: tuple[str, list], impls: list,
+          plan: runner.Plan) -> int:
+    """Compare with the baseline; time regressions are timed again (up to
+    ``gate.TIME_RETRIES`` times, each row keeping its best) before they count."""
+    base_impl, base_rows = baseline
+    base_rows = [r for r in base_rows if r.impl in (base_impl, runner.PLAIN_IMPL)]
+    gated = [i for i in impls if i.name == args.impl]
+
+    def compare() -> list[gate.Regression]:
+        current = [r for r in rows if r.impl in (args.impl, runner.PLAIN_IMPL)]
+        return gate.compare(current, base_rows, args.max_regression, args.max_memory_regression)
+
+    found = compare()
+    for _ in range(gate.TIME_RETRIES):
+        slow = {f.key for f in found if f.ratio in TIME_RATIOS}
+        if not slow:
+            break
+        print(f"gate: {len(slow)} case(s) over the time threshold; timing them again",
+              file=sys.stderr)
+        runner.retime(rows, slow, gated, plan)
+        found = compare()
+    for regression in found:
+        print(gate.describe(regression), file=sys.stderr)
+    keys = {b.key for b in base_rows}
+    compared = sum(1 for r in rows if r.impl == args.impl and r.key in keys)
+    print(f"gate: {args.impl} vs baseline {base_impl} ({args.compare}): {compared} cases, "
+          f"{len(found)} regressions (memory +{args.max_memory_regression:g}%, "
+          f"time +{args.max_regression:g}%)", file=sys.stderr)
+    return 1 if found else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

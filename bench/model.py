@@ -1,0 +1,179 @@
+"""The analytical memory model: bytes a graph keeps after forward, and its peak.
+
+It replays a :class:`~forget_conformance.graph.Graph` as the module printed by
+``to_source`` runs it (Chainer 7.8.1, CPU), counting array bytes with reference
+counts. Inputs and parameters exist before the run and are not counted.
+
+* Forward: every op allocates its outputs and workspace (``graph.memory``); a node
+  built with backprop holds what ``RETAINED_BY_OP`` says, plus its own ``saved``.
+  Each function body's locals live until it returns (the printed code names every
+  value). The loss is the source's ``F.sum(F.cast(y * w, 'float64'))`` per loss ref,
+  where ``w`` comes from ``values()`` (a float64 draw, then ``astype``).
+* ``forget`` runs its segment without backprop and keeps its arguments (D2).
+* Backward replays ``chainer._backprop._backprop_to_all`` (:mod:`bench.backprop`):
+  nodes by rank, gradients summed at once (``lazy_grad_sum`` off), leaf gradients
+  held to the end. A ``forget`` node recomputes its segment with backprop and runs
+  the same backward inside, dropping that graph before it returns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from bench.backprop import Backprop, Buffer, Heap, Node, Var
+from forget_conformance.graph.analysis import RETAINED_BY_OP
+from forget_conformance.graph.memory import link_params, nbytes, op_memory
+from forget_conformance.graph.model import Forget, Graph, Op, Step
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Bytes kept after forward, the peak over forward + backward, and over backward."""
+
+    retained: int
+    peak: int
+    backward_peak: int
+
+
+def predict(graph: Graph, forgetting: bool) -> Prediction:
+    """The model's figures for running ``graph`` plainly or with ``forget``."""
+    return _Replay(graph, forgetting).run()
+
+
+@dataclass
+class _Scope:
+    """A function body's locals: each holds one reference until the body returns."""
+
+    heap: Heap
+    held: list[Buffer] = field(default_factory=list)
+
+    def adopt(self, var: Var) -> Var:
+        """Take over the one reference ``var`` was returned with."""
+        self.held.append(var.buffer)
+        return var
+
+    def close(self) -> None:
+        for buf in self.held:
+            self.heap.drop(buf)
+
+
+class _Replay:
+    def __init__(self, graph: Graph, forgetting: bool) -> None:
+        self.graph, self.forgetting, self.heap = graph, forgetting, Heap()
+        # inputs and parameters exist before the run: zero bytes counted
+        self.env: dict[str, Var] = {x.name: Var(Buffer(0), (x.shape, x.dtype),
+                                                requires_grad=x.wrap and not x.is_index)
+                                    for x in graph.inputs}
+        self.params: dict[str, tuple[Var, ...]] = {}
+        for link in graph.links:
+            if link.kind == "weight":
+                self.env[link.name] = Var(Buffer(0), (link.sizes, link.dtype))
+            else:
+                self.params[link.name] = tuple(Var(Buffer(0), m) for m in link_params(link))
+        self.nodes: list[Node] = []
+
+    def run(self) -> Prediction:
+        scope, env = _Scope(self.heap), dict(self.env)
+        self.steps(self.graph.steps, env, scope, self.nodes, backprop=True)
+        loss = self.loss(env)
+        scope.close()  # forward returned; the caller keeps only the loss
+        retained, forward_peak = self.heap.current, self.heap.peak
+        self.heap.peak = retained
+        Backprop(self.heap, self.recompute).run([(loss, self.heap.alloc(loss.nbytes))])
+        return Prediction(retained, max(forward_peak, self.heap.peak), self.heap.peak)
+
+    # ------------------------------------------------------------ forward
+    # Every function below returns Vars that carry one reference each.
+
+    def steps(self, steps: tuple[Step, ...], env: dict[str, Var], scope: _Scope,
+              nodes: list[Node], backprop: bool) -> None:
+        for step in steps:
+            args = [env[a] for a in step.args]
+            if isinstance(step, Op):
+                outs = self.op(step, args, nodes, backprop)
+            elif self.forgetting:
+                outs = self.forget(step, args, nodes, backprop)
+            else:  # a plain call: the body is a function of its own
+                outs = self.body(step, args, nodes, backprop)
+            env.update(zip(step.outs, map(scope.adopt, outs), strict=True))
+
+    def op(self, op: Op, args: list[Var], nodes: list[Node], backprop: bool) -> list[Var]:
+        link = self.graph.link(op.attr("link")) if op.attr("link") else None
+        inputs = args + list(self.params[link.name] if link else ())
+        mem = op_memory(op, [v.meta for v in inputs], link)
+        new = sum(b for b in mem.outputs if b is not None)
+        self.heap.touch(new + mem.saved + mem.forward_workspace)
+        bufs = [self.heap.alloc(b) if b is not None else self.heap.hold(inputs[0].buffer)
+                for b in mem.outputs]
+        node = Node(op.op, inputs, mem, rank=max((v.rank for v in inputs), default=0))
+        grad = any(v.requires_grad for v in inputs)
+        outs = [Var(b, m, creator=node if backprop else None, rank=node.rank + 1,
+                    requires_grad=grad)
+                for b, m in zip(bufs, zip(op.shapes, op.dtypes, strict=True), strict=True)]
+        if backprop:
+            node.outputs = outs
+            kept_in, kept_out = RETAINED_BY_OP[op.op]
+            node.keep(self.heap, [inputs[i].buffer for i in kept_in]
+                      + [bufs[i] for i in kept_out], mem.saved)
+            nodes.append(node)
+        return outs
+
+    def forget(self, seg: Forget, args: list[Var], nodes: list[Node], backprop: bool) -> list[Var]:
+        """``forget(func, *args)``: the body runs without backprop; the node keeps args."""
+        outs = self.body(seg, [Var(a.buffer, a.meta) for a in args], [], backprop=False)
+        if not backprop:
+            return outs
+        node = Node("forget", args, None, rank=max((a.rank for a in args), default=0),
+                    segment=seg)
+        node.outputs = [Var(v.buffer, v.meta, creator=node, rank=node.rank + 1) for v in outs]
+        node.keep(self.heap, [a.buffer for a in args], 0)
+        nodes.append(node)
+        return node.outputs
+
+    def body(self, seg: Forget, params: list[Var], nodes: list[Node], backprop: bool) -> list[Var]:
+        """Run a segment's body as a function of its own; returns its results."""
+        scope = _Scope(self.heap)
+        env = {**self.env, **dict(zip(seg.params, params, strict=True))}
+        self.steps(seg.body, env, scope, nodes, backprop)
+        outs = [env[r] for r in seg.returns]
+        for v in outs:
+            self.heap.hold(v.buffer)
+        scope.close()
+        return outs
+
+    def recompute(self, node: Node) -> tuple[list[Var], list[Var], list[Node]]:
+        """Backward of a forget node: fresh leaf arguments, the body with backprop."""
+        dummies = [Var(a.buffer, a.meta) for a in node.inputs]
+        nodes: list[Node] = []
+        outs = self.body(node.segment, dummies, nodes, backprop=True)
+        return dummies, outs, nodes
+
+    def loss(self, env: dict[str, Var]) -> Var:
+        """``sum_r F.sum(F.cast(r * values(...), 'float64'))`` as the source computes it."""
+        total = None
+        for ref in self.graph.loss:
+            y = env[ref]
+            shape, dtype = y.meta
+            draw = self.heap.alloc(nbytes(shape, "float64"))  # RandomState.uniform
+            w = Var(self.heap.alloc(nbytes(shape, dtype)), y.meta, requires_grad=False)
+            self.heap.drop(draw)
+            term = self.expr("mul", [y, w], shape, dtype, temps=[w])
+            term = self.expr("cast", [term], shape, "float64", temps=[term])
+            term = self.expr("sum", [term], (), "float64", temps=[term])
+            if total is not None:
+                term = self.expr("add", [total, term], (), "float64", temps=[total, term])
+            total = term
+        if total is None:
+            raise ValueError("the graph has no loss")
+        return total
+
+    def expr(self, kind: str, args: list[Var], shape: tuple, dtype: str,
+             temps: list[Var]) -> Var:
+        """An op inside an expression: ``temps`` (arguments that are temporaries) die after it."""
+        op = Op(kind, (), ("t",), (tuple(shape),), (str(np.dtype(dtype)),))
+        (out,) = self.op(op, args, self.nodes, backprop=True)
+        for t in temps:
+            self.heap.drop(t.buffer)
+        return out

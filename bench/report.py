@@ -1,0 +1,97 @@
+"""The JSON report (written whole or not at all) and the console table."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from bench.results import Row
+
+SCHEMA = "forget-bench/1"
+
+
+class ReportError(Exception):
+    """A report or baseline file cannot be read (a usage error, exit code 2)."""
+
+
+def write_json(path: str | Path, report: dict[str, Any]) -> None:
+    """Write ``report`` to ``path`` atomically: a temp file in the same folder, renamed."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            json.dump(report, handle, indent=1, allow_nan=False)
+            handle.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def build_report(gated_impl: str, rows: list[Row], extra: dict[str, Any]) -> dict[str, Any]:
+    """The report's JSON-able form: which implementation is gated, settings, rows."""
+    return {
+        "schema": SCHEMA,
+        "gated_impl": gated_impl,
+        **extra,
+        "rows": [row.to_dict() for row in rows],
+    }
+
+
+def read_report(path: str | Path) -> tuple[str, list[Row]]:
+    """The gated implementation and rows of a report; :class:`ReportError` if unusable."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise ReportError(f"cannot read baseline {str(path)!r}: {exc}") from None
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+        raise ReportError(f"baseline {str(path)!r} is not a {SCHEMA} report")
+    try:
+        rows = [Row.from_dict(item) for item in data["rows"]]
+        return str(data["gated_impl"]), rows
+    except (KeyError, TypeError) as exc:
+        raise ReportError(f"baseline {str(path)!r} is malformed: {exc}") from None
+
+
+def _kib(n: int) -> str:
+    return f"{n / 1024:.0f}"
+
+
+COLUMNS = (
+    "impl", "device", "workload", "strategy", "depth", "kept KiB", "model", "peak KiB",
+    "model", "kept/plain", "peak/plain", "kept/model", "peak/model", "time/plain", "expected",
+)
+
+
+def format_table(rows: list[Row]) -> str:
+    """A fixed-width table of the rows (markdown-compatible)."""
+    lines = [COLUMNS]
+    for row in rows:
+        if row.error is not None:
+            lines.append((row.impl, row.device, row.workload, row.strategy, str(row.depth),
+                          f"ERROR: {row.error}") + ("",) * (len(COLUMNS) - 6))
+            continue
+        r = row.ratios
+        lines.append((
+            row.impl, row.device, row.workload, row.strategy, str(row.depth),
+            _kib(row.retained), _kib(row.predicted_retained),
+            _kib(row.peak), _kib(row.predicted_peak),
+            _fmt(r.get("retained_vs_plain")), _fmt(r.get("peak_vs_plain")),
+            _fmt(r.get("retained_vs_model")), _fmt(r.get("peak_vs_model")),
+            _fmt(r.get("time_vs_plain")),
+            _fmt(row.expected_time_ratio if row.strategy != "plain" else None),
+        ))
+    widths = [max(len(line[i]) for line in lines) for i in range(len(COLUMNS))]
+    out = []
+    for n, line in enumerate(lines):
+        out.append("| " + " | ".join(c.ljust(w) for c, w in zip(line, widths, strict=False)) + " |")
+        if n == 0:
+            out.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return "\n".join(out)
+
+
+def _fmt(value: float | None) -> str:
+    return "" if value is None else f"{value:.3f}"

@@ -1,0 +1,144 @@
+"""Runs the workloads for several implementations on one device and collects rows."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TextIO
+
+import chainer
+
+from bench import model, timing
+from bench.meters import MemoryMeter, MemoryReading
+from bench.results import PLAIN, Row
+from bench.workloads import STRATEGIES, WORKLOADS, build_graph
+from forget_conformance import graph as G
+from forget_conformance.impl import Implementation
+
+PLAIN_IMPL = f"({PLAIN})"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What to run: workloads at a main depth, a depth sweep, strategies, timing rounds."""
+
+    workloads: tuple[str, ...] = tuple(WORKLOADS)
+    depth: int = 16
+    sweep_depths: tuple[int, ...] = (4, 8, 16, 32)
+    sweep_workloads: tuple[str, ...] = ("elementwise", "mlp")
+    strategies: tuple[str, ...] = tuple(STRATEGIES)
+    repeats: int = 7  # the fewest timed rounds
+    budget_s: float = 0.4  # rounds go on until this much time has passed
+
+    def cases(self) -> list[tuple[str, int]]:
+        """(workload, depth) pairs: every workload at ``depth``, the sweep at its depths."""
+        cases = [(name, self.depth) for name in self.workloads]
+        for name in self.sweep_workloads:
+            if name in self.workloads:
+                cases += [(name, d) for d in self.sweep_depths if d != self.depth]
+        return cases
+
+
+def _measure(meter: MemoryMeter, graph: G.Graph, forget: Callable | None,
+             device: chainer.backend.Device) -> MemoryReading:
+    built = G.build(graph, forget, device)
+    return meter.measure(lambda: built.forward()[1], lambda loss: loss.backward())
+
+
+def run_case(workload: str, depth: int, impls: list[Implementation], meter: MemoryMeter,
+             plan: Plan) -> list[Row]:
+    """Rows for one workload at one depth: plain, then each strategy for each implementation."""
+    device = chainer.get_device(meter.device)
+    base = dict(device=meter.device, workload=workload, depth=depth)
+    plain_graph = build_graph(workload, depth)
+    plain = _measure(meter, plain_graph, None, device)
+    plain_row = Row(impl=PLAIN_IMPL, strategy=PLAIN, **base)
+    _fill(plain_row, plain, model.predict(plain_graph, forgetting=False))
+    rows = [plain_row] if PLAIN in plan.strategies else []
+    for strategy in plan.strategies:
+        if strategy == PLAIN:
+            continue
+        graph = build_graph(workload, depth, strategy)
+        prediction = model.predict(graph, forgetting=True)
+        strategy_rows = []
+        for impl in impls:
+            row = Row(impl=impl.name, strategy=strategy, **base)
+            try:
+                _fill(row, _measure(meter, graph, impl.forget, device), prediction)
+            except Exception as exc:  # noqa: BLE001 - a broken implementation is a result
+                row.error = f"{type(exc).__name__}: {exc}"
+            row.plain_retained, row.plain_peak = plain.retained, plain.peak
+            strategy_rows.append(row)
+        working = [i for i, r in zip(impls, strategy_rows, strict=True) if r.error is None]
+        times = time_strategy(workload, depth, strategy, working, device, plan,
+                              with_plain=not plain_row.forward_s)
+        if PLAIN_IMPL in times:
+            plain_row.forward_s = round(times[PLAIN_IMPL].forward, 6)
+            plain_row.backward_s = round(times[PLAIN_IMPL].backward, 6)
+        for row in strategy_rows:
+            _set_times(row, times)
+        rows += strategy_rows
+    return rows
+
+
+def time_strategy(workload: str, depth: int, strategy: str, impls: list[Implementation],
+                  device: chainer.backend.Device, plan: Plan,
+                  with_plain: bool = False) -> dict[str, timing.StepTimes]:
+    """The fastest interleaved runs of each implementation and of ``timer``: the same
+    segmented graph with each segment called plainly (the time ratios' denominator:
+    it differs from the implementations only by ``forget``); ``with_plain`` adds the
+    unsegmented graph (whose time the plain row shows)."""
+    graph = build_graph(workload, depth, strategy)
+    module = G.compile_graph(graph)
+    configs = {"timer": G.build(graph, timing.SegmentTimer(), device, module)}
+    if with_plain:
+        configs[PLAIN_IMPL] = G.build(build_graph(workload, depth), None, device)
+    configs.update((i.name, G.build(graph, i.forget, device, module)) for i in impls)
+    runs = timing.time_interleaved(configs, plan.repeats, plan.budget_s)
+    return {name: timing.fastest(r) for name, r in runs.items()}
+
+
+def _set_times(row: Row, times: dict[str, timing.StepTimes]) -> None:
+    if row.error is None:
+        best = times[row.impl]
+        row.forward_s, row.backward_s = round(best.forward, 6), round(best.backward, 6)
+        row.plain_total_s = round(times["timer"].total, 6)
+        row.expected_time_ratio = round(timing.expected_overhead(times["timer"]), 4)
+    row.compute_ratios()
+
+
+def retime(rows: list[Row], keys: set[tuple], impls: list[Implementation], plan: Plan) -> None:
+    """Time the cases with these keys again; each row keeps its lower time ratio."""
+    by_impl = {i.name: i for i in impls}
+    for key in sorted(keys):
+        device_name, workload, strategy, depth = key
+        group = [r for r in rows if r.key == key and r.error is None and r.impl in by_impl]
+        device = chainer.get_device(device_name)
+        with chainer.using_device(device):
+            times = time_strategy(workload, depth, strategy, [by_impl[r.impl] for r in group],
+                                  device, plan)
+        for row in group:
+            again = Row(**{**row.to_dict(), "ratios": {}})
+            _set_times(again, times)
+            if again.ratios["time_vs_plain"] < row.ratios["time_vs_plain"]:
+                _set_times(row, times)
+
+
+def _fill(row: Row, reading: MemoryReading, prediction: model.Prediction) -> None:
+    row.retained, row.peak = reading.retained, reading.peak
+    row.predicted_retained, row.predicted_peak = prediction.retained, prediction.peak
+    row.compute_ratios()
+
+
+def run(plan: Plan, impls: list[Implementation], meter: MemoryMeter,
+        progress: TextIO | None = None) -> list[Row]:
+    """All rows of ``plan`` on the meter's device, reporting progress (default: stderr)."""
+    progress = progress or sys.stderr
+    rows: list[Row] = []
+    cases = plan.cases()
+    for n, (name, depth) in enumerate(cases, 1):
+        print(f"[{n}/{len(cases)}] {meter.device} {name} depth {depth}", file=progress, flush=True)
+        with chainer.using_device(chainer.get_device(meter.device)):
+            rows += run_case(name, depth, impls, meter, plan)
+    return rows
