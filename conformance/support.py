@@ -47,6 +47,13 @@ def check_close(what: str, actual, expected, clause: str | None = None) -> None:
         raise ClauseViolation(clause, msg) if clause else AssertionError(msg)
 
 
+def check_params(what: str, got: chainer.Link, want: chainer.Link, grads: bool = True) -> None:
+    """Compare every parameter's gradient (or, with ``grads=False``, its value) by name."""
+    for (name, p), (_, q) in zip(sorted(want.namedparams()), sorted(got.namedparams()),
+                                 strict=True):
+        check_close(f"{what} {name}", q.grad_var if grads else q, p.grad_var if grads else p)
+
+
 def clone(link: chainer.Link) -> chainer.Link:
     """An independent copy with identical parameters and state, gradients cleared.
 

@@ -7,7 +7,15 @@ import numpy as np
 import pytest
 from chainer import gradient_check
 
-from conformance.support import check_close, clone, data, run_both, variables, weighted_sum
+from conformance.support import (
+    check_close,
+    check_params,
+    clone,
+    data,
+    run_both,
+    variables,
+    weighted_sum,
+)
 from forget_conformance import policy
 
 ARG_FUNCS = {
@@ -43,9 +51,7 @@ def test_parameter_gradients_match_plain(forget, device, kind):
         x = chainer.Variable(data(device, shape))
         y = forget(m, x) if use_forget else m(x)
         weighted_sum([y]).backward()
-    for (name, p), (_, q) in zip(sorted(plain.namedparams()),
-                                 sorted(forgetting.namedparams()), strict=True):
-        check_close(f"gradient of parameter {name}", q.grad_var, p.grad_var)
+    check_params("gradient of parameter", forgetting, plain)
 
 
 @pytest.mark.clause("D3")
@@ -55,10 +61,7 @@ def test_parameters_get_gradients_when_no_argument_requires_grad(forget, device)
     for model, use_forget in ((plain, False), (forgetting, True)):
         x = chainer.Variable(data(device, (5, 4)), requires_grad=False)
         weighted_sum([forget(model, x) if use_forget else model(x)]).backward()
-    for (name, p), (_, q) in zip(sorted(plain.namedparams()),
-                                 sorted(forgetting.namedparams()), strict=True):
-        check_close(f"gradient of parameter {name} (argument needs no grad)", q.grad_var,
-                    p.grad_var)
+    check_params("(argument needs no grad) gradient of parameter", forgetting, plain)
 
 
 @pytest.mark.clause("D3")
