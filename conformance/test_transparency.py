@@ -149,6 +149,19 @@ def test_integer_index_arguments(forget, device):
 
 
 @pytest.mark.clause("T4")
+def test_index_only_argument(forget, device):
+    base = L.EmbedID(10, 4).to_device(device)
+    plain, forgetting = clone(base), clone(base)
+    for link, wrap in ((plain, False), (forgetting, True)):
+        # An index array is a Variable that cannot (and so does not) require grad.
+        ids = chainer.Variable(data(device, (5,), np.int32, low=0, high=10),
+                               requires_grad=False)
+        weighted_sum([forget(link, ids) if wrap else link(ids)]).backward()
+    check_close("gradient of the embedding (an index Variable is the only argument)",
+                forgetting.W.grad_var, plain.W.grad_var)
+
+
+@pytest.mark.clause("T4")
 def test_nested_forget(forget, device):
     base = chainer.Sequential(L.Linear(4, 4), F.tanh, L.Linear(4, 4))
     base.to_device(device)

@@ -3,7 +3,8 @@
 Settings: ``profiles.examples(base)`` examples unless ``$FORGET_FUZZ_MAX_EXAMPLES``;
 ``$FORGET_FUZZ_SEED`` fixes the seed (and turns off the ``ci`` derandomisation);
 the example database lives in ``$FORGET_FUZZ_DATABASE`` (default ``.hypothesis/``
-in the working directory), so failing examples are replayed on the next run.
+in the working directory): every failing example is saved there, and replayed first by
+the next run in every profile but the deterministic ``ci``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 import hypothesis
 from hypothesis import given, note, settings
 from hypothesis.control import current_build_context
-from hypothesis.database import DirectoryBasedExampleDatabase
+from hypothesis.database import DirectoryBasedExampleDatabase, ExampleDatabase
 
 from forget_conformance import profiles
 from forget_conformance.impl import Implementation
@@ -56,6 +57,29 @@ class Progress:
                   flush=True)
 
 
+class _SaveOnly(ExampleDatabase):
+    """Saves failures to ``inner`` but replays none: keeps ``ci`` runs deterministic."""
+
+    def __init__(self, inner: ExampleDatabase) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def save(self, key: bytes, value: bytes) -> None:
+        self.inner.save(key, value)
+
+    def fetch(self, key: bytes):
+        return iter(())
+
+    def delete(self, key: bytes, value: bytes) -> None:
+        self.inner.delete(key, value)
+
+
+def _database(deterministic: bool) -> ExampleDatabase:
+    """The example database: failures are always kept; ``ci`` does not replay them."""
+    directory = DirectoryBasedExampleDatabase(os.environ.get(ENV_DATABASE) or ".hypothesis")
+    return _SaveOnly(directory) if deterministic else directory
+
+
 def fuzz(check: str, strategy: hypothesis.strategies.SearchStrategy, implementation:
          Implementation, device: Any, base_examples: int, test: str) -> int:
     """Run ``oracle.CHECKS[check]`` on graphs from ``strategy``; returns examples run.
@@ -71,8 +95,8 @@ def fuzz(check: str, strategy: hypothesis.strategies.SearchStrategy, implementat
     # ClauseViolation); further bugs show up once the first is fixed.
     options: dict[str, Any] = {"max_examples": max_examples(base_examples),
                                "report_multiple_bugs": False,
-                               "database": DirectoryBasedExampleDatabase(
-                                   os.environ.get(ENV_DATABASE) or ".hypothesis")}
+                               "database": _database(deterministic=not seed and
+                                                     profiles.current() == "ci")}
     if seed:
         options["derandomize"] = False
 
