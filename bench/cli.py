@@ -13,11 +13,11 @@ import sys
 from collections.abc import Sequence
 
 from bench import gate, report, runner, workloads
-from bench.meters import meter_for
 from bench.plot import plot_depth_sweep
 from bench.results import TIME_RATIOS
 from forget_conformance import devices
 from forget_conformance.impl import ImplementationError, resolve
+from forget_conformance.meters import meter_for
 
 SIDE_BY_SIDE = ("reference", "chainer")
 

@@ -10,11 +10,11 @@ from typing import TextIO
 import chainer
 
 from bench import model, timing
-from bench.meters import MemoryMeter, MemoryReading
 from bench.results import PLAIN, Row
 from bench.workloads import STRATEGIES, WORKLOADS, build_graph
 from forget_conformance import graph as G
 from forget_conformance.impl import Implementation
+from forget_conformance.meters import MemoryMeter, MemoryReading
 
 PLAIN_IMPL = f"({PLAIN})"
 

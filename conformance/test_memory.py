@@ -1,43 +1,30 @@
 """D2: after the forward pass, forget keeps its arguments and results only.
 
-Measured, not inferred: bytes still allocated after the forward pass (tracemalloc
-on CPU, which NumPy reports to; CuPy's memory pool on GPU), relative to before
-it. Arguments exist before the measurement starts, so what forget may add is
-its results plus a small allowance for Python objects.
+Measured, not inferred, with the project's memory meters
+(``forget_conformance.meters``: NumPy buffers through tracemalloc on CPU, CuPy
+pool allocations on GPU): bytes allocated by the forward pass that are still
+alive after it. Arguments exist before the measurement starts, so what forget
+may add is its results plus a little for its own scalars.
 """
-
-import gc
-import tracemalloc
 
 import chainer
 import chainer.functions as F
 import chainer.links as L
-import numpy as np
 import pytest
 
 from conformance.support import data, variables
+from forget_conformance import devices, meters
 
 SIDE = 256  # 256 x 256 float32 = 256 KiB per array
-SLACK = 64 * 1024  # Python objects, node bookkeeping
+SLACK = 4 * 1024  # an implementation's own bookkeeping arrays (scalars)
 
 
 def retained_after(device, run) -> tuple[int, object]:
     """Bytes allocated by ``run()`` that are still alive once it has returned."""
-    gc.collect()
-    if device.xp is np:
-        tracemalloc.start()
-        try:
-            before = tracemalloc.get_traced_memory()[0]
-            result = run()
-            gc.collect()
-            return tracemalloc.get_traced_memory()[0] - before, result
-        finally:
-            tracemalloc.stop()
-    pool = device.xp.get_default_memory_pool()
-    before = pool.used_bytes()
-    result = run()
-    gc.collect()
-    return pool.used_bytes() - before, result
+    spec = devices.CPU if device.xp.__name__ == "numpy" else devices.GPU
+    box = []
+    reading = meters.meter_for(spec).measure(run, box.append)
+    return reading.retained, box[0]
 
 
 def deep(a, b):
@@ -82,8 +69,7 @@ def test_freed_after_backward(forget, device):
     a, b = variables(device, (SIDE, SIDE), (SIDE, SIDE))
 
     def step():
-        y = forget(deep, a, b)
-        F.sum(y).backward()
+        F.sum(forget(deep, a, b)).backward()
 
     kept, _ = retained_after(device, step)
     grads = a.grad.nbytes + b.grad.nbytes

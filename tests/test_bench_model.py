@@ -8,11 +8,11 @@ import tracemalloc
 import pytest
 
 from bench import model
-from bench.meters import CpuMeter
 from bench.workloads import STRATEGIES, WORKLOADS
 from forget_conformance import graph as G
 from forget_conformance.graph.memory import MemoryModelError
 from forget_conformance.impl import resolve
+from forget_conformance.meters import CpuMeter
 
 ACT = 16 * 32 * 4  # the tiny elementwise chain below: (16, 32) float32
 

@@ -1,12 +1,13 @@
-"""The memory meters measure known allocations exactly (CPU) or skip with a reason (GPU)."""
+"""The memory meters (shared by conformance D2 and bench) measure known allocations exactly
+(CPU) or skip with a reason (GPU)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from bench.meters import CpuMeter, GpuMeter, meter_for
 from forget_conformance import devices
+from forget_conformance.meters import CpuMeter, GpuMeter, meter_for
 
 MIB = 2**20
 

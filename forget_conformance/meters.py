@@ -104,7 +104,7 @@ class GpuMeter:
 
 def _pool_counter(cupy):
     class PoolCounter(cupy.cuda.MemoryHook):
-        name = "forget_bench_pool_counter"
+        name = "forget_conformance_pool_counter"
 
         def __init__(self) -> None:
             self.current = 0
