@@ -91,6 +91,29 @@ def test_shared_weight_accumulates(forget, device, order):
 
 
 @pytest.mark.clause("T3")
+@pytest.mark.parametrize("order", ["inside_first", "outside_first"])
+def test_captured_derived_weight_accumulates(forget, device, order):
+    """func closes over a weight computed in the caller's graph, also used outside."""
+    grads = []
+    for wrap in (False, True):
+        w = chainer.Variable(data(device, (4, 4), seed=3))
+        derived = F.tanh(F.tanh(w * 2))  # ranks above the argument's: visited late
+        x = chainer.Variable(data(device, (3, 4)))
+
+        def inside(h, derived=derived, wrap=wrap):
+            return forget(lambda a: F.matmul(a, derived), h) if wrap else F.matmul(h, derived)
+
+        if order == "inside_first":
+            y = F.matmul(F.tanh(inside(x)), derived)
+        else:
+            y = inside(F.tanh(F.matmul(x, derived)))
+        weighted_sum([y]).backward(loss_scale=4.0)
+        grads.append((w.grad_var, x.grad_var))
+    check_close("gradient of the weight", grads[1][0], grads[0][0])
+    check_close("gradient of the argument", grads[1][1], grads[0][1])
+
+
+@pytest.mark.clause("T3")
 def test_weight_in_two_segments(forget, device):
     base = L.Linear(4, 4).to_device(device)
     plain, forgetting = clone(base), clone(base)

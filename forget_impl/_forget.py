@@ -9,6 +9,9 @@ How it differs from upstream, and why (clause IDs from ``shared/spec/forget.md``
   they are accumulated in the caller's gradient table like any other
   contribution: ``loss_scale`` reaches them (T1) and a parameter used inside and
   outside ``func`` gets both contributions in either order (T3).
+  The sink's scalar is an input of the ``Forget`` node that requires grad, so
+  the result requires grad even when no argument does, and parameters inside
+  ``func`` still get their gradients (D3, T4), as on the plain path.
 * The recomputation runs under the ``chainer.config`` captured when ``forget``
   was called, not under whatever is active when ``backward`` runs (T2).
 
@@ -81,24 +84,12 @@ def _recompute_config(snapshot: dict[str, Any], forced: dict[str, Any] = _FORCED
         local.update(saved)
 
 
-class _Recorder(chainer.FunctionHook):
-    """Records the function nodes created while it is active."""
-
-    def __init__(self) -> None:
-        self.name = f"forget_impl_recorder_{id(self)}"  # unique: recomputations may nest
-        self.created: set = set()
-
-    def forward_postprocess(self, function, in_data) -> None:
-        self.created.add(function)
-
-
 class _Sink(function_node.FunctionNode):
-    """Carries gradients for variables ``func`` captured into the outer backward.
+    """Carries the gradients of leaves ``func`` reached by itself into the outer backward.
 
-    Its inputs are replaced during ``_Forget.backward`` by the captured variables'
-    nodes. Its rank is raised to the ``_Forget`` node's (so the outer pass visits
-    it next, and the gradients it holds are handed over at once) and above the
-    captured nodes' (so it is visited before any of their creators).
+    Its inputs are replaced during ``_Forget.backward`` by those leaves' nodes, and
+    its rank raised to the ``_Forget`` node's, so the outer pass visits it next and
+    the gradients it holds are handed over at once.
     """
 
     def __init__(self) -> None:
@@ -118,7 +109,7 @@ class _Sink(function_node.FunctionNode):
 
     def attach(self, nodes: list, grads: list, rank: int) -> None:
         self.inputs = tuple(nodes)
-        self.rank = max([rank] + [node.rank for node in nodes])
+        self.rank = rank
         self._grads = tuple(grads)
 
     def backward(self, indexes, grad_outputs):
@@ -155,13 +146,12 @@ class _Forget(function_node.FunctionNode):
         if chainer.config.enable_backprop:
             raise RuntimeError("double backpropagation in functions.forget is not allowed.")
         args = tuple(variable.Variable(x.array) for x in self.get_retained_inputs())
-        recorder = _Recorder()
-        with self.recompute_context(), recorder:
+        with self.recompute_context():
             outs = self.call(args)
         assert len(outs) == len(grad_outputs)
         seeds = [(out.node, g) for out, g in zip(outs, grad_outputs, strict=True) if g is not None]
-        boundary = _backprop_within(seeds, recorder.created)
-        del outs, recorder
+        boundary = _backprop_to_leaves(seeds)
+        del outs
         arg_grads = tuple(boundary.pop(x.node, None) for x in args)
         captured = [(node, g) for node, g in boundary.items() if g is not None]
         return arg_grads + (self.deliver(captured),)
@@ -186,11 +176,14 @@ def _scalar(device):
         return device.xp.zeros((), dtype="f")
 
 
-def _backprop_within(seeds: list, interior: set) -> dict:
-    """Backpropagate from ``seeds`` through the nodes in ``interior`` only.
+def _backprop_to_leaves(seeds: list) -> dict:
+    """Backpropagate from ``seeds`` to the leaves, writing nothing to ``.grad``.
 
-    Returns the gradients reaching the boundary: arguments, parameters and any
-    variable created outside the recomputation. Nothing is written to ``.grad``.
+    Returns the gradients reaching each leaf: the recomputation's arguments and
+    the parameters (or other leaf variables) ``func`` reached by itself. A
+    non-leaf variable ``func`` captured from the caller's graph is backpropagated
+    through here, as Chainer does: its creator may rank below this node, so the
+    caller's pass may already have visited it.
     """
     grads = _backprop_utils.GradTable()
     boundary: dict = {}
@@ -199,12 +192,11 @@ def _backprop_within(seeds: list, interior: set) -> dict:
 
     def reach(node) -> None:
         creator = node.creator_node
-        if creator is not None and creator in interior:
-            if creator not in seen:
-                seen.add(creator)
-                heapq.heappush(heap, (-creator.rank, len(seen), creator))
-        else:
+        if creator is None:
             boundary[node] = None
+        elif creator not in seen:
+            seen.add(creator)
+            heapq.heappush(heap, (-creator.rank, len(seen), creator))
 
     for node, g in seeds:
         grads.accumulate(node, g)
