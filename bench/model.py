@@ -14,6 +14,10 @@ counts. Inputs and parameters exist before the run and are not counted.
   nodes by rank, gradients summed at once (``lazy_grad_sum`` off), leaf gradients
   held to the end. A ``forget`` node recomputes its segment with backprop and runs
   the same backward inside, dropping that graph before it returns.
+
+Segments that capture values of an enclosing scope are not modelled (their closure
+keeps the values alive, and a recomputation's backward follows them into the
+caller's graph): :func:`predict` raises ``MemoryModelError`` for them.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import numpy as np
 
 from bench.backprop import Backprop, Buffer, Heap, Node, Var
 from forget_conformance.graph.analysis import RETAINED_BY_OP
-from forget_conformance.graph.memory import link_params, nbytes, op_memory
+from forget_conformance.graph.memory import MemoryModelError, link_params, nbytes, op_memory
 from forget_conformance.graph.model import Forget, Graph, Op, Step
 
 
@@ -38,7 +42,11 @@ class Prediction:
 
 
 def predict(graph: Graph, forgetting: bool) -> Prediction:
-    """The model's figures for running ``graph`` plainly or with ``forget``."""
+    """The model's figures for running ``graph`` plainly or with ``forget``
+    (``MemoryModelError`` for a graph whose segments capture values)."""
+    captured = [seg.name for seg, _ in graph.segments() if seg.captures]
+    if captured:
+        raise MemoryModelError(f"segments {', '.join(captured)} capture values: not modelled")
     return _Replay(graph, forgetting).run()
 
 

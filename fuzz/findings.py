@@ -1,6 +1,6 @@
 """Measure how many fuzz examples each known-bad implementation needs to be caught (ci).
 
-    python -m fuzz.findings [NAME ...]    # names as in tests/test_fuzz_oracle.py CAUGHT
+    python -m fuzz.findings [NAME ...]    # MODULE:ATTR targets, or "reference", "chainer"
 
 Prints a Markdown table (the one in ``fuzz/FINDINGS.md``): for each implementation
 and suite, the clause of the shrunk failure and the number of examples run up to
@@ -23,7 +23,8 @@ IMPLEMENTATIONS = ["reference", "chainer"] + [f"tests.broken.variants:{n}" for n
     "tuple_for_single", "float32_outputs", "wrong_error_type", "double_backprop_allowed",
     "recompute_not_flagged", "flag_leaked", "keeps_graph", "copies_inputs",
     "backward_time_config", "loss_scale_dropped", "last_writer_wins", "extra_call",
-    "arrays_not_wrapped", "int_args_cast")]
+    "arrays_not_wrapped", "int_args_cast")] + [
+    f"tests.broken.capture_bugs:{n}" for n in ("crashes_on_late_capture", "drops_captured_grads")]
 SUITES = ("differential", "shared_parameters", "loss_scale", "eval_forward")
 
 

@@ -13,8 +13,15 @@ from collections.abc import Callable
 from typing import Any
 
 from forget_conformance.catalogue import ClauseViolation
-from forget_conformance.graph import Graph, compile_graph, expected_calls, features
-from forget_conformance.graph.analysis import param_uses
+from forget_conformance.graph import (
+    Graph,
+    capture_leaves,
+    compile_graph,
+    expected_calls,
+    features,
+    param_uses,
+    shared_capture_leaves,
+)
 from fuzz import compare
 
 LOSS_SCALE = compare.LOSS_SCALE
@@ -41,6 +48,9 @@ def clause_of(graph: Graph, diff: compare.Difference) -> str:
             return "D6"
         if "index_arg" in features(graph):
             return "T4"
+        if diff.check == "differential" and diff.key == "backward" and "shared_capture" in (
+                features(graph)):
+            return "T3"  # a captured value used inside and outside: as a shared parameter
         return ERROR_CLAUSES[diff.check] or ("D1" if diff.key == "forward" else "D3")
     if (diff.check, diff.what) == ("differential", "grad"):
         return _grad_clause(graph, diff.key)
@@ -48,10 +58,15 @@ def clause_of(graph: Graph, diff: compare.Difference) -> str:
 
 
 def _grad_clause(graph: Graph, key: str) -> str:
-    if key.startswith("param "):
-        link = key.split()[1].lstrip("/").split("/")[0]
-        if param_uses(graph).get(link) == {True, False}:
-            return "T3"
+    """T3 for a parameter used inside and outside a segment, or for a leaf (input or
+    parameter) that gets gradient both through a captured value and otherwise (the
+    value, or one it was computed from, is used inside and outside a segment); else D7
+    (raw arrays), T4 (T4 structure) or D3."""
+    leaf = compare.leaf(key)
+    if key.startswith("param ") and param_uses(graph).get(leaf) == {True, False}:
+        return "T3"
+    if leaf in shared_capture_leaves(graph):
+        return "T3"
     found = features(graph)
     if "raw_array_arg" in found:
         return "D7"
@@ -59,10 +74,12 @@ def _grad_clause(graph: Graph, key: str) -> str:
 
 
 def run_check(check: str, graph: Graph, forget: Callable, device: Any = None) -> None:
-    """Run ``compare.CHECKS[check]`` on ``graph``; raise for the first difference."""
+    """Run ``compare.CHECKS[check]`` on ``graph``; raise for the first difference.
+    The leaves that captured values depend on are compared within their dtype's
+    precision (see ``fuzz/compare.py``)."""
     entry = compare.CHECKS[check][-1]
     found = entry(compile_graph(graph), forget, device or "@numpy",
-                  expected_calls(graph, forgetting=True))
+                  expected_calls(graph, forgetting=True), tuple(sorted(capture_leaves(graph))))
     diff = next(found, None)
     if diff is not None:
         raise ClauseViolation(clause_of(graph, diff), diff.message) from diff.error

@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 
 from forget_conformance import catalogue
-from forget_conformance.graph import Graph, expected_calls, to_source
+from forget_conformance.graph import Graph, capture_leaves, expected_calls, to_source
 from fuzz import compare
 
 ENV_DIR = "FORGET_FUZZ_FAILURES"
@@ -52,6 +52,7 @@ _MAIN = '''
 TARGET = {target!r}
 DEVICE = {device!r}
 EXPECTED_CALLS = {calls!r}  # calls of each segment function with forget (D4)
+LOOSE = {loose!r}  # leaves of captured values: gradients within the dtype's precision
 GRAPH = sys.modules[__name__]  # make_links, make_inputs and forward, above
 
 
@@ -70,7 +71,7 @@ def main(argv):
     if ":" not in target:
         print("usage: python " + sys.argv[0] + " [MODULE:ATTR]", file=sys.stderr)
         return 2
-    found = list({entry}(GRAPH, load(target), DEVICE, EXPECTED_CALLS))
+    found = list({entry}(GRAPH, load(target), DEVICE, EXPECTED_CALLS, LOOSE))
     if not found:
         print(f"passes: {{target}} agrees with the plain graph ({check} check)")
         return 0
@@ -110,7 +111,8 @@ def script(graph: Graph, *, target: str, check: str, device: str, clause: str = 
                             name=name)
     main = _MAIN.format(target=target, device=device, check=check,
                         entry=compare.CHECKS[check][-1].__name__,
-                        calls=expected_calls(graph, forgetting=True))
+                        calls=expected_calls(graph, forgetting=True),
+                        loose=tuple(sorted(capture_leaves(graph))))
     return (header + to_source(graph) + "\n\n# ---- the check (as the fuzzer's oracle) ----\n\n"
             + check_source(check) + main)
 

@@ -15,11 +15,23 @@ from forget_conformance.graph.builder import BINARY, UNARY
 
 ACTIONS = ("unary", "forget", "end", "binary", "linear", "matmul", "reshape", "transpose",
            "slice", "concat", "split", "sum", "cast", "batch_norm", "batch_renorm",
-           "conv2d", "embed_id")
+           "conv2d", "embed_id", "capture")
 #: Structures appended after the random steps, to reach clause-specific shapes quickly.
 EXTRAS = ("none", "param_in_segment", "shared_param", "stateful_in_segment", "multi_output",
-          "duplicate_arg", "index_arg")
+          "duplicate_arg", "index_arg", "captured_value")
 DIMS = (2, 3, 1, 4, 0)
+#: Ops that make a value unfit for capture. The forget path backpropagates the gradient
+#: of a captured value's use inside the segment separately from its other uses (as
+#: Chainer's backward does; plain Chainer sums them first), so leaf gradients differ
+#: from plain ones by the rounding of each contribution, which the oracle allows for
+#: within the dtype's precision (``fuzz/compare.py``). Through a cast to a lower
+#: precision, or a normalization (whose bias gradients cancel to rounding noise), or in
+#: float16 (where contributions that partly cancel leave too few bits), it exceeds that.
+NOT_CAPTURED = frozenset({"cast", "batch_norm", "batch_renorm"})
+#: Ops on captured values: increasing on the data's range ([-1, 1] and around), and no
+#: subtraction, so the contributions of a value's uses do not cancel by construction.
+CAPTURE_UNARY = ("tanh", "sigmoid", "sin", "relu", "scale")
+CAPTURE_BINARY = ("mul", "add")
 
 
 @st.composite
@@ -65,6 +77,19 @@ class _Context:
 
     def pick_float(self) -> str:
         return self.pick(self.floats())
+
+    def capturable(self, refs) -> list[str]:
+        """The refs among ``refs`` that a segment may close over: float32 or float64
+        Variables (nothing computed from a raw array, which arithmetic would keep an
+        ndarray), computed without the ops in NOT_CAPTURED."""
+        raw = {x.name for x in self.b.inputs() if not x.wrap}
+        found = []
+        for r in refs:
+            ops, leaves = self.b.history(r)
+            if not (self.b.meta(r).dtype in ("int32", "float16") or r.startswith("w")
+                    or ops & NOT_CAPTURED or leaves & raw):
+                found.append(r)
+        return found
 
     def step(self, action: str, max_depth: int) -> None:
         try:
@@ -189,6 +214,17 @@ class _Context:
         sizes = (m.shape[1], self.draw(st.sampled_from((2, 3))), k, k // 2)
         self.b.apply_link(self.link("conv2d", sizes, m.dtype), x)
 
+    def _capture(self) -> None:
+        """Inside a segment: an op on a value of an enclosing scope (the body closes over
+        it), alone or with one of the segment's own values."""
+        c = self.pick(self.capturable(self.b.enclosing_refs()))
+        mc = self.b.meta(c)
+        own = self.floats(lambda m: m.dtype == mc.dtype and _broadcasts(mc.shape, m.shape))
+        if own and self.draw(st.booleans()):
+            self.b.binary(self.draw(st.sampled_from(CAPTURE_BINARY)), self.pick(own), c)
+        else:
+            self.b.unary(self.draw(st.sampled_from(CAPTURE_UNARY)), c)
+
     def _embed_id(self) -> None:
         refs = [r for r, m in self.b.refs().items() if m.is_index]
         dtype = self.draw(st.sampled_from((self.main,) + FLOAT_DTYPES))
@@ -243,6 +279,9 @@ class _Context:
             i = self.b.index_input((self.draw(st.integers(1, 4)),), high=5)
             (a,) = self.b.begin_forget((i,))
             y = self.b.apply_link(self.link("embed_id", (5, 3), self.main), a)
+        elif name == "captured_value":
+            self._captured_value()
+            return
         else:
             self._shared_weight()
             return
@@ -260,6 +299,36 @@ class _Context:
         (y,) = self.b.end_forget((self.b.binary("mul", a, w),))
         if inside_first:
             self.b.binary("mul", y, w)
+
+    def _captured_value(self) -> None:
+        """A segment closing over a non-leaf value computed before it (at top level, or
+        in an enclosing segment; from the result of another segment with a weight inside,
+        or not), which is also used outside the segment, before or after it, or not at
+        all (T3 when used on both sides, like a shared weight)."""
+        src = self.pick(self.capturable(self.b.refs()) or [self.b.input((2, 3), "float32")])
+        nested = self.draw(st.booleans())
+        if nested:
+            (src,) = self.b.begin_forget((src,))
+        c = src
+        if self.draw(st.booleans()):  # computed by a segment of its own
+            (p,) = self.b.begin_forget((src,))
+            m = self.b.meta(p)
+            (c,) = self.b.end_forget((self.b.binary("mul", p, self.weight(m.shape, m.dtype)),))
+        for _ in range(self.draw(st.integers(1, 2))):
+            c = self.b.unary(self.draw(st.sampled_from(CAPTURE_UNARY)), c)
+        where = self.draw(st.sampled_from(("after", "before", "inside_only")))
+        if where == "before":
+            arg = self.b.binary("mul", c, src)
+        else:  # src, a value on the way to c, or an unrelated one
+            mc = self.b.meta(c)
+            arg = self.pick([r for r in self.floats(lambda m: m == mc) if r != c])
+        (a,) = self.b.begin_forget((arg,))
+        (y,) = self.b.end_forget((self.b.binary(self.draw(st.sampled_from(CAPTURE_BINARY)), a,
+                                                c),))
+        if where == "after":
+            y = self.b.binary("mul", *((y, c) if self.draw(st.booleans()) else (c, y)))
+        if nested:
+            self.b.end_forget((y,))
 
 
 def _broadcasts(small: tuple[int, ...], big: tuple[int, ...]) -> bool:

@@ -28,8 +28,8 @@ class Suite:
 SUITES: dict[str, Suite] = {s.name: s for s in (
     Suite("differential", "differential", graphs(), 400,
           ("D1", "D3", "D4", "D6", "D7", "D9", "T3", "T4")),
-    Suite("shared_parameters", "differential",
-          graphs(extras=("shared_param",), raw_arrays=False), 150,
+    Suite("shared_parameters", "differential",  # a weight, or a captured value, shared
+          graphs(extras=("shared_param", "captured_value"), raw_arrays=False), 150,
           ("T3", "D1", "D3", "D4", "D6", "D9", "T4")),
     Suite("loss_scale", "loss_scale",
           graphs(extras=("param_in_segment", "none", "shared_param"), raw_arrays=False), 200,

@@ -21,7 +21,8 @@ def test_forget_matches_plain_graph(forget, forget_impl, device):
 
 @pytest.mark.clause(*suites.SUITES["shared_parameters"].clauses)
 def test_shared_parameters_accumulate(forget, forget_impl, device):
-    """A weight used inside and outside a segment, in either order, gets both contributions."""
+    """A weight, or a captured value, used inside and outside a segment, in either order,
+    gets both contributions (T3)."""
     suites.run("shared_parameters", forget_impl, device)
 
 

@@ -108,3 +108,13 @@ def test_ops_without_facts_are_refused():
     graph = b.build((b.matmul(x, x),))
     with pytest.raises(MemoryModelError, match="matmul"):
         model.predict(graph, False)
+
+
+def test_graphs_with_captured_values_are_refused():
+    b = G.GraphBuilder()
+    x = b.input((4, 4))
+    c = b.unary("tanh", x)
+    (a,) = b.begin_forget((x,))
+    (y,) = b.end_forget((b.binary("mul", a, c),))
+    with pytest.raises(MemoryModelError, match="capture"):
+        model.predict(b.build((y,)), True)

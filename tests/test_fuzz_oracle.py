@@ -136,13 +136,14 @@ def run_standalone(tmp_path: Path, *pairs: tuple[Path, str]) -> list[subprocess.
     """Run each reproducer on its target as a user would: ``python -S`` with only
     site-packages (NumPy, Chainer) on ``PYTHONPATH``, so neither the repository nor the
     harness is importable, from a project directory holding copies of the modules the
-    targets need (``forget_impl``, ``tests/broken/variants.py``)."""
+    targets need (``forget_impl``, ``tests/broken/variants.py`` and ``capture_bugs.py``)."""
     project = tmp_path / "user_project"
     if not project.exists():
         shutil.copytree(ROOT / "forget_impl", project / "forget_impl",
                         ignore=shutil.ignore_patterns("__pycache__"))
         (project / "tests" / "broken").mkdir(parents=True)
-        for name in ("tests/__init__.py", "tests/broken/__init__.py", "tests/broken/variants.py"):
+        for name in ("tests/__init__.py", "tests/broken/__init__.py", "tests/broken/variants.py",
+                     "tests/broken/capture_bugs.py"):
             shutil.copy(ROOT / name, project / name)
     env = {**os.environ, "PYTHONPATH": sysconfig.get_paths()["purelib"]}
     args = [str(x) for pair in pairs for x in pair]

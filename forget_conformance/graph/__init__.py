@@ -4,7 +4,8 @@ A :class:`Graph` (frozen dataclasses; ``repr`` is valid Python given these names
 holds :class:`Input` s (float, or int32 index arrays), :class:`Link` s (linear,
 conv2d, batch_norm, batch_renorm, embed_id, or a bare ``weight`` parameter),
 top-level steps (:class:`Op` with inferred shapes/dtypes, or :class:`Forget`:
-a segment that ``forget`` wraps, possibly nested), and the ``loss`` refs.
+a segment that ``forget`` wraps, possibly nested, whose body may close over values
+of enclosing scopes: its ``captures``), and the ``loss`` refs.
 
 Public API::
 
@@ -17,6 +18,9 @@ Public API::
       .concat(xs, axis) / .split(x, points, axis) -> tuple / .sum(x, axis, keepdims)
       .apply_link(link, x) -> Ref
       .begin_forget(args) -> inner refs ; .end_forget(returns) -> outer refs
+      .refs() / .enclosing_refs() -> {ref: meta}   # inside a segment, ops may use either:
+                                                 # enclosing refs become its captures
+      .history(ref) -> (op names, inputs and weights) it was computed from
       .build(loss) -> Graph
     to_source(graph) -> str                      # standalone module: make_links,
                                                  # make_inputs, forward(forget, links, xs, calls)
@@ -29,6 +33,10 @@ Public API::
     RETAINED_BY_OP                               # op -> (retained input positions, outputs)
     expected_calls(graph, forgetting) -> {segment: calls}; live_segments(graph)
     features(graph) -> set[str]; param_uses(graph) -> {link: {inside?}}
+    capture_uses(graph) -> {ref: {inside?}}; shared_captures(graph) -> {ref}
+    leaves_of(graph, refs, through_captures=True) -> {input, weight or link name}
+    capture_leaves(graph) / shared_capture_leaves(graph) -> leaves reached through a
+                                                 # capture / through one and otherwise too
     elementwise_chain / mlp / conv_bn_stack / unrolled_rnn(n, ..., segments=None) -> Graph
     per_layer(n) / every_k(n, k) / sqrt_segments(n) -> [(start, stop), ...]
 """
@@ -36,14 +44,20 @@ Public API::
 from forget_conformance.graph.analysis import (
     RETAINED_BY_OP,
     Retained,
-    expected_calls,
     features,
-    live_segments,
     param_uses,
     retained_arrays,
     retained_bytes,
 )
 from forget_conformance.graph.builder import BINARY, FLOAT_DTYPES, UNARY, GraphBuilder, GraphError
+from forget_conformance.graph.calls import expected_calls, live_segments
+from forget_conformance.graph.captures import (
+    capture_leaves,
+    capture_uses,
+    leaves_of,
+    shared_capture_leaves,
+    shared_captures,
+)
 from forget_conformance.graph.model import Forget, Graph, Input, Link, Op, walk
 from forget_conformance.graph.runtime import Built, build, compile_graph
 from forget_conformance.graph.source import to_source
@@ -59,8 +73,11 @@ from forget_conformance.graph.workloads import (
 
 __all__ = [
     "BINARY", "FLOAT_DTYPES", "RETAINED_BY_OP", "UNARY", "Built", "Forget", "Graph",
-    "GraphBuilder", "GraphError", "Input", "Link", "Op", "Retained", "build", "compile_graph",
-    "conv_bn_stack", "elementwise_chain", "every_k", "expected_calls", "features",
-    "live_segments", "mlp", "param_uses", "per_layer", "retained_arrays", "retained_bytes",
-    "sqrt_segments", "to_source", "unrolled_rnn", "walk",
+    "GraphBuilder", "GraphError", "Input", "Link", "Op", "Retained", "build", "capture_leaves",
+    "capture_uses",
+    "compile_graph", "conv_bn_stack", "elementwise_chain", "every_k", "expected_calls",
+    "features", "leaves_of", "live_segments", "mlp", "param_uses", "per_layer",
+    "retained_arrays", "retained_bytes", "shared_capture_leaves", "shared_captures",
+    "sqrt_segments", "to_source",
+    "unrolled_rnn", "walk",
 ]

@@ -1,4 +1,7 @@
-"""Static facts about a graph: retained arrays (memory model), call counts, structure."""
+"""Static facts about a graph: retained arrays (memory model) and structure (features).
+
+Call counts are in :mod:`.calls`, captured values in :mod:`.captures`.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from forget_conformance.graph.model import Forget, Graph, Op, Ref, Step, walk
+from forget_conformance.graph.captures import shared_capture_leaves
+from forget_conformance.graph.model import Forget, Graph, Op, Ref, walk
 
 #: For each op, which inputs and which outputs its Chainer FunctionNode keeps for backward
 #: (argument positions; for link ops position 1 is the link's weight / gamma).
@@ -31,7 +35,7 @@ class Retained:
     ref: str
     shape: tuple[int, ...]
     dtype: str
-    role: str  # "input of OP", "output of OP", "forget input", "forget output"
+    role: str  # "input of OP", "output of OP", "forget input", "forget output", "forget capture"
     is_param: bool
 
     @property
@@ -65,9 +69,14 @@ def _metas(graph: Graph) -> dict[Ref, tuple[tuple[int, ...], str]]:
 def retained_arrays(graph: Graph, forgetting: bool) -> list[Retained]:
     """Arrays the graph keeps after the forward pass, each once.
 
-    Plain: what every op's FunctionNode retains. Forgetting: what ops outside any
-    segment retain, plus the inputs and outputs of each top-level segment (what
-    ``forget`` keeps); everything computed inside a segment is freed (D2).
+    Plain: what every op's FunctionNode retains (a captured value too, when an op
+    inside the segment retains it). Forgetting: what ops outside any segment retain,
+    plus the inputs and outputs of each top-level segment (what ``forget`` keeps);
+    everything computed inside a segment is freed (D2). The values a top-level segment
+    captures are not inputs of its node, but the node holds ``func``, whose closure
+    holds them: they stay alive until the graph is released (role ``forget capture``;
+    measured in Chainer 7.8.1, with the reference and upstream alike), even where no
+    op of the plain path would retain them.
     Link weights are listed with ``is_param=True`` (the link holds them anyway).
     """
     alias, metas = _aliases(graph), _metas(graph)
@@ -88,6 +97,8 @@ def retained_arrays(graph: Graph, forgetting: bool) -> list[Retained]:
                     keep(a, "forget input")
                 for o in step.outs:
                     keep(o, "forget output")
+                for c in step.captures:
+                    keep(c, "forget capture")
             continue
         if forgetting and depth > 0:
             continue
@@ -120,41 +131,6 @@ def retained_bytes(graph: Graph, forgetting: bool, include_params: bool = False)
                if include_params or not r.is_param)
 
 
-def live_segments(graph: Graph) -> dict[str, bool]:
-    """Whether each segment has an output the loss depends on (so backward reaches it)."""
-    live: dict[str, bool] = {}
-
-    def visit(steps: tuple[Step, ...], needed: set[Ref]) -> None:
-        for step in reversed(steps):
-            if isinstance(step, Op):
-                if needed.intersection(step.outs):
-                    needed.update(step.args)
-                continue
-            inner = {r for o, r in zip(step.outs, step.returns, strict=False) if o in needed}
-            live[step.name] = bool(inner)
-            visit(step.body, inner)
-            needed.update(a for a, p in zip(step.args, step.params, strict=False) if p in inner)
-
-    visit(graph.steps, set(graph.loss))
-    return live
-
-
-def expected_calls(graph: Graph, forgetting: bool) -> dict[str, int]:
-    """Calls of each segment function in one forward + backward (D4): once plain; with
-    ``forget``, once per call of the enclosing segment plus one recomputation if live."""
-    live = live_segments(graph)
-    calls: dict[str, int] = {}
-
-    def visit(steps: tuple[Step, ...], outer: int) -> None:
-        for step in steps:
-            if isinstance(step, Forget):
-                calls[step.name] = outer + int(forgetting and live[step.name])
-                visit(step.body, calls[step.name])
-
-    visit(graph.steps, 1)
-    return calls
-
-
 def param_uses(graph: Graph) -> dict[str, set[bool]]:
     """For each link or weight: whether it is used inside a segment (True), outside (False)."""
     weights = {w.name for w in graph.links if w.kind == "weight"}
@@ -171,7 +147,8 @@ def features(graph: Graph) -> set[str]:
     """Structural features present (used to attribute a failure to a clause):
     ``nested``, ``duplicate_arg``, ``passthrough``, ``multi_output``, ``unused_output``,
     ``index_arg``, ``raw_array_arg``, ``shared_param``, ``stateful``, ``mixed_dtypes``,
-    ``zero_size``."""
+    ``zero_size``, ``captured`` (a segment closes over a value of an enclosing scope) and
+    ``shared_capture`` (a leaf gets gradient through such a value and otherwise too)."""
     found: set[str] = set()
     inputs = {x.name: x for x in graph.inputs}
     live_refs = _used_refs(graph)
@@ -193,9 +170,12 @@ def features(graph: Graph) -> set[str]:
             ("index_arg", any(a in inputs and inputs[a].is_index for a in step.args)
              or any(d.startswith("int") for d in _arg_dtypes(graph, step))),
             ("raw_array_arg", any(a in inputs and not inputs[a].wrap for a in step.args)),
+            ("captured", bool(step.captures)),
         ) if cond)
     if any(len(u) == 2 for u in param_uses(graph).values()):
         found.add("shared_param")
+    if "captured" in found and shared_capture_leaves(graph):
+        found.add("shared_capture")
     if len({d for d in dtypes if d.startswith("float")}) > 1:
         found.add("mixed_dtypes")
     return found

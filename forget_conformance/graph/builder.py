@@ -35,6 +35,7 @@ class _Scope:
     name: str = ""
     args: tuple[Ref, ...] = ()
     params: tuple[Ref, ...] = ()
+    captures: dict[Ref, None] = field(default_factory=dict)  # enclosing refs used, in order
 
 
 def broadcast(a: Shape, b: Shape) -> Shape:
@@ -46,7 +47,12 @@ def broadcast(a: Shape, b: Shape) -> Shape:
 
 
 class GraphBuilder:
-    """Build a :class:`Graph` step by step; ``begin_forget`` / ``end_forget`` open a segment."""
+    """Build a :class:`Graph` step by step; ``begin_forget`` / ``end_forget`` open a segment.
+
+    Inside a segment, ops may use refs of enclosing scopes (the segment's function then
+    closes over them): each such ref is recorded as a capture of every segment between
+    its own scope and the current one.
+    """
 
     def __init__(self, seed: int = 0) -> None:
         self.seed = seed
@@ -55,6 +61,7 @@ class GraphBuilder:
         self._scopes = [_Scope()]
         self._count = 0
         self._segments = 0
+        self._sources: dict[Ref, tuple[str, tuple[Ref, ...]]] = {}  # ref -> (op, what it used)
 
     # ----------------------------------------------------------- inspection
 
@@ -64,16 +71,57 @@ class GraphBuilder:
         return len(self._scopes) - 1
 
     def refs(self) -> dict[Ref, Meta]:
-        """The refs visible in the current scope (weights included), in creation order."""
+        """The refs of the current scope (weights included), in creation order."""
         weights = {n: Meta(link.sizes, link.dtype) for n, link in self._links.items()
                    if link.kind == "weight"}
         return {**self._scopes[-1].refs, **weights}
 
+    def enclosing_refs(self) -> dict[Ref, Meta]:
+        """The refs of the enclosing scopes (outermost first): what a segment's body may
+        capture. Empty at top level."""
+        return {r: m for scope in self._scopes[:-1] for r, m in scope.refs.items()}
+
     def meta(self, ref: Ref) -> Meta:
-        try:
-            return self.refs()[ref]
-        except KeyError:
-            raise GraphError(f"{ref!r} is not visible in this scope") from None
+        """The shape and dtype of a ref of the current or an enclosing scope, or a weight."""
+        for scope in reversed(self._scopes):
+            if ref in scope.refs:
+                return scope.refs[ref]
+        link = self._links.get(ref)
+        if link is not None and link.kind == "weight":
+            return Meta(link.sizes, link.dtype)
+        raise GraphError(f"{ref!r} is not visible in this scope")
+
+    def _use(self, ref: Ref) -> Meta:
+        """``meta(ref)``, recording a ref of an enclosing scope as captured by every
+        segment open inside that scope."""
+        meta = self.meta(ref)
+        level = next((i for i, s in enumerate(self._scopes) if ref in s.refs), len(self._scopes))
+        for scope in self._scopes[level + 1:]:
+            scope.captures[ref] = None
+        return meta
+
+    def history(self, ref: Ref) -> tuple[set[str], set[Ref]]:
+        """The ops ``ref`` was computed by (``forget`` itself not included), and the inputs
+        and weights it was computed from, all the way back (through segments)."""
+        ops: set[str] = set()
+        leaves: set[Ref] = set()
+        stack, seen = [ref], set()
+        while stack:
+            r = stack.pop()
+            if r in seen:
+                continue
+            seen.add(r)
+            if r not in self._sources:
+                leaves.add(r)
+                continue
+            op, used = self._sources[r]
+            ops.update((op,) if op != "forget" else ())
+            stack += used
+        return ops, leaves
+
+    def inputs(self) -> list[Input]:
+        """The graph inputs so far."""
+        return list(self._inputs)
 
     def links(self, kind: str | None = None) -> list[Link]:
         return [link for link in self._links.values() if kind in (None, link.kind)]
@@ -105,13 +153,14 @@ class GraphBuilder:
     def _emit(self, op: str, args: tuple[Ref, ...], shapes: list[Shape], dtypes: list[str],
               **attrs) -> tuple[Ref, ...]:
         for a in args:
-            self.meta(a)
+            self._use(a)
         outs = []
         for shape, dtype in zip(shapes, dtypes, strict=False):
             ref = f"v{self._count}"
             self._count += 1
             self._scopes[-1].refs[ref] = Meta(tuple(shape), dtype)
             outs.append(ref)
+            self._sources[ref] = (op, tuple(args))
         self._scopes[-1].steps.append(Op(op, tuple(args), tuple(outs), tuple(map(tuple, shapes)),
                                          tuple(dtypes), tuple(sorted(attrs.items()))))
         return tuple(outs)
@@ -212,22 +261,27 @@ class GraphBuilder:
     # ----------------------------------------------------------- segments
 
     def begin_forget(self, args: tuple[Ref, ...]) -> tuple[Ref, ...]:
-        """Open a segment taking ``args`` (repeats allowed); returns the inner names."""
-        metas = [self.meta(a) for a in args]
+        """Open a segment taking ``args`` (repeats allowed; refs of enclosing scopes too);
+        returns the inner names."""
+        metas = [self._use(a) for a in args]
         name = f"f{self._segments}"
         self._segments += 1
         params = tuple(f"{name}_a{i}" for i in range(len(args)))
+        self._sources.update((p, ("forget", (a,))) for p, a in zip(params, args, strict=True))
         scope = _Scope(dict(zip(params, metas, strict=False)), [], name, tuple(args), params)
         self._scopes.append(scope)
         return params
 
     def end_forget(self, returns: tuple[Ref, ...]) -> tuple[Ref, ...]:
-        """Close the innermost segment returning ``returns``; returns the outer refs."""
+        """Close the innermost segment returning ``returns`` (its own refs, or weights; not
+        captured ones); returns the outer refs."""
         if not self.depth or not returns:
             raise GraphError("no open segment, or nothing returned")
         metas = [self.meta(r) for r in returns]
         if any(m.is_index for m in metas):
             raise GraphError("segments return float arrays only")
+        if any(r in self.enclosing_refs() for r in returns):
+            raise GraphError("a segment returns its own refs, not captured ones")
         scope = self._scopes.pop()
         outs = []
         for m in metas:
@@ -235,9 +289,11 @@ class GraphBuilder:
             self._count += 1
             self._scopes[-1].refs[ref] = m
             outs.append(ref)
+        self._sources.update((o, ("forget", (r,))) for o, r in zip(outs, returns, strict=True))
         self._scopes[-1].steps.append(Forget(
             scope.name, scope.args, scope.params, tuple(scope.steps), tuple(returns),
-            tuple(outs), tuple(m.shape for m in metas), tuple(m.dtype for m in metas)))
+            tuple(outs), tuple(m.shape for m in metas), tuple(m.dtype for m in metas),
+            tuple(scope.captures)))
         return tuple(outs)
 
     def build(self, loss: tuple[Ref, ...]) -> Graph:

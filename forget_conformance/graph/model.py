@@ -63,7 +63,12 @@ class Op:
 class Forget:
     """``outs = forget(name, *args)``: ``body`` runs with ``args`` bound to ``params`` and
     returns ``returns`` (inner refs; may be params, i.e. arguments passed through).
-    A single return is returned as a ``Variable``, several as a tuple."""
+    A single return is returned as a ``Variable``, several as a tuple.
+
+    ``captures`` are the refs of enclosing scopes (inputs, values computed earlier at
+    top level or in an enclosing segment) that the body, or a segment nested in it,
+    uses without receiving them as arguments: the function closes over them.
+    """
 
     name: str
     args: tuple[Ref, ...]
@@ -73,6 +78,7 @@ class Forget:
     outs: tuple[Ref, ...]
     shapes: tuple[Shape, ...]
     dtypes: tuple[str, ...]
+    captures: tuple[Ref, ...] = ()
 
 
 Step = Op | Forget

@@ -2,7 +2,10 @@
 
 The printed module defines ``make_links(device)``, ``make_inputs(device)`` and
 ``forward(forget, links, xs, calls)``; :mod:`.runtime` executes exactly this
-text, so the printed source is what was run.
+text, so the printed source is what was run. Each segment is a nested ``def``; the
+values it captures are the enclosing function's locals, which a nested ``def``
+closes over (every ref is assigned once, so the recomputation in backward sees the
+value the forward saw).
 """
 
 from __future__ import annotations
@@ -130,7 +133,8 @@ def _steps(steps: tuple[Step, ...], weights: set[str], pad: str) -> list[str]:
     for step in steps:
         args = [_ref(a, weights) for a in step.args]
         if isinstance(step, Forget):
-            out.append(f"{pad}def {step.name}({', '.join(step.params)}):")
+            closes = f"  # closes over {', '.join(step.captures)}" if step.captures else ""
+            out.append(f"{pad}def {step.name}({', '.join(step.params)}):{closes}")
             out.append(f"{pad}    calls[{step.name!r}] += 1")
             out += _steps(step.body, weights, pad + "    ")
             out.append(f"{pad}    return {', '.join(_ref(r, weights) for r in step.returns)}")
