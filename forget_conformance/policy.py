@@ -11,6 +11,13 @@ The one place that says why each tolerance is what it is.
   largest partial sum. We allow ``REASSOCIATION_ULPS`` ulps of the largest
   magnitude in the array: tight enough that any real bug (a lost or doubled
   contribution, a missing loss scale, a wrong config) is thousands of ulps away.
+* Captured values (fuzz graphs only): gradients of inputs and parameters that
+  reach a value ``func`` closed over from the caller's graph are compared within
+  the dtype's precision (``cross_device``). Their inside contribution comes back
+  through a separate backward pass over the caller's graph, as in Chainer's own
+  ``forget``, so cancelling contributions are summed in a different grouping
+  than ulps can bound. ``fuzz/compare.py`` inlines this rule for its standalone
+  reproducers.
 * Integer and boolean arrays compare exactly.
 * CPU vs GPU (``cross_device``): different kernels (cuBLAS, cuDNN, fused
   reductions). Tolerances follow the dtype's precision, as in Chainer's tests.

@@ -93,7 +93,7 @@ class _Sink(function_node.FunctionNode):
     """
 
     def __init__(self) -> None:
-        self._grads: tuple = ()
+        self._pending: dict = {}
 
     def hub(self, device) -> variable.Variable:
         """The sink's only output: a scalar the ``_Forget`` node takes as its last input.
@@ -108,13 +108,22 @@ class _Sink(function_node.FunctionNode):
         return hub
 
     def attach(self, nodes: list, grads: list, rank: int) -> None:
-        self.inputs = tuple(nodes)
+        """Add gradients to hand over at the next visit.
+
+        The ``_Forget`` node can be visited again before its sink is (another
+        segment that closed over its result backpropagates through it), so
+        deliveries accumulate; whichever pass visits the sink first carries them all,
+        and a later visit hands over nothing.
+        """
+        for node, grad in zip(nodes, grads, strict=True):
+            pending = self._pending.get(node)
+            self._pending[node] = grad if pending is None else pending + grad
+        self.inputs = tuple(self._pending)
         self.rank = rank
-        self._grads = tuple(grads)
 
     def backward(self, indexes, grad_outputs):
-        grads, self._grads = self._grads, ()
-        return grads
+        pending, self._pending = self._pending, {}
+        return tuple(pending.get(node) for node in self.inputs)
 
 
 class _Forget(function_node.FunctionNode):

@@ -140,12 +140,9 @@ def test_expected_calls_count_a_recomputation_per_backward_pass(outside, forget)
     assert dict(built.calls) == expected
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason=(
-    "reference bug the fuzzer found: a segment's node is visited by the caller's backward "
-    "and again by the backward of a segment that captures its result, before its sink has "
-    "handed over the first visit's parameter gradients; the second visit overwrites them, "
-    "and the sink's first visit returns nothing (ValueError)"))
 def test_reference_result_captured_and_used():
+    """A segment's node visited by the caller's backward and again by the backward of a
+    segment that closes over its result, before its sink is: found by the fuzzer."""
     graph = segment_result_graph("first")
     found = list(compare.check_differential(compile_graph(graph), forget_impl.forget, "@numpy",
                                             expected_calls(graph, True)))
