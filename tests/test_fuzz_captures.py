@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 
 import forget_impl
-from forget_conformance import catalogue, deviations, impl
+from forget_conformance import catalogue, deviations
 from forget_conformance.graph import (
     GraphBuilder,
     GraphError,
@@ -31,9 +31,13 @@ from forget_conformance.graph import (
     shared_capture_leaves,
     to_source,
 )
-from fuzz import compare, oracle, runner, suites
+from fuzz import compare, oracle, runner
 from fuzz.strategies import graphs
-from tests.test_fuzz_oracle import REFERENCE, _isolated, _leaves, run_standalone  # noqa: F401
+from tests.test_fuzz_oracle import (  # _isolated: the autouse fixture, applied here too
+    _isolated,  # noqa: F401
+    assert_reproduces,
+    fuzz_until_caught,
+)
 
 CAPTURE_BUGS = "tests.broken.capture_bugs:"
 #: implementation -> (suite, clauses its failure may be attributed to)
@@ -181,17 +185,10 @@ def test_retained_arrays_of_a_captured_value_match_chainer(forget):
 @pytest.mark.parametrize("case", list(CAUGHT))
 def test_fuzzer_catches_capture_bugs(case, tmp_path):
     target, suite, clauses = CAUGHT[case]
-    with pytest.raises(BaseException) as info:  # noqa: B017 - AssertionError or a group
-        suites.run(suite, impl.resolve(target), "@numpy")
-    found = {getattr(e, "clause_id", None) for e in _leaves(info.value)}
-    assert found & clauses, f"{case}: expected one of {clauses}, got {found}"
-    print(f"{case}: found after {runner.LAST_RUN['progress'].first_failure} examples ({suite})")
+    fuzz_until_caught(case, target, suite, clauses)
     (script,) = runner.LAST_RUN["reproducers"]
     assert "closes over" in script.read_text()
-    broken, reference = run_standalone(tmp_path, (script, target), (script, REFERENCE))
-    assert broken.returncode == 1 and "FAILS" in broken.stdout, broken.stdout + broken.stderr
-    assert reference.returncode == 0 and "passes" in reference.stdout, (
-        reference.stdout + reference.stderr)
+    assert_reproduces(tmp_path, script, target)
 
 
 @pytest.mark.parametrize("order", ORDERS)

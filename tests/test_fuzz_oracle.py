@@ -72,15 +72,28 @@ def _leaves(exc: BaseException) -> list[BaseException]:
     return [leaf for e in inner for leaf in _leaves(e)] if inner else [exc]
 
 
-@pytest.mark.parametrize("case", list(CAUGHT))
-def test_fuzzer_catches(case, tmp_path):
-    target, suite, clauses = CAUGHT[case]
+def fuzz_until_caught(case: str, target: str, suite: str, clauses: set[str]) -> set[str]:
+    """Run ``suite`` on ``target``; assert it fails on one of ``clauses``; return those found."""
     with pytest.raises(BaseException) as info:  # noqa: B017 - AssertionError or a group
         suites.run(suite, impl.resolve(target), "@numpy")
     found = {getattr(e, "clause_id", None) for e in _leaves(info.value)}
     assert found & clauses, f"{case}: expected one of {clauses}, got {found}"
-    progress = runner.LAST_RUN["progress"]
-    print(f"{case}: found after {progress.first_failure} examples ({suite})")
+    print(f"{case}: found after {runner.LAST_RUN['progress'].first_failure} examples ({suite})")
+    return found
+
+
+def assert_reproduces(tmp_path, script, target: str) -> None:
+    """The standalone script fails on ``target`` and passes on the reference."""
+    broken, reference = run_standalone(tmp_path, (script, target), (script, REFERENCE))
+    assert broken.returncode == 1 and "FAILS" in broken.stdout, broken.stdout + broken.stderr
+    assert reference.returncode == 0 and "passes" in reference.stdout, (
+        reference.stdout + reference.stderr)
+
+
+@pytest.mark.parametrize("case", list(CAUGHT))
+def test_fuzzer_catches(case, tmp_path):
+    target, suite, clauses = CAUGHT[case]
+    found = fuzz_until_caught(case, target, suite, clauses)
     scripts = runner.LAST_RUN["reproducers"]
     assert scripts and all(p.parent == tmp_path / "failures" for p in scripts)
     script = next(p for p in scripts if any(f"-{c}-" in p.name.replace("_", "-")
@@ -88,11 +101,7 @@ def test_fuzzer_catches(case, tmp_path):
     text = script.read_text()
     assert "reproduce_failure" in text and target in text
     assert_standalone(text)
-    resolved = impl.resolve(target).target
-    broken, reference = run_standalone(tmp_path, (script, resolved), (script, REFERENCE))
-    assert broken.returncode == 1 and "FAILS" in broken.stdout, broken.stdout + broken.stderr
-    assert reference.returncode == 0 and "passes" in reference.stdout, (
-        reference.stdout + reference.stderr)
+    assert_reproduces(tmp_path, script, impl.resolve(target).target)
 
 
 def test_reproducers_are_never_overwritten(tmp_path):
