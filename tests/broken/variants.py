@@ -93,6 +93,21 @@ def tuple_for_single(func, *xs):
     return ys if isinstance(ys, tuple) else (ys,)
 
 
+def list_results(func, *xs):
+    """When func returns a tuple, the results come back as a list."""
+    returned_tuple = []
+
+    def spy(*args):
+        out = func(*args)
+        returned_tuple.append(isinstance(out, tuple))
+        return out
+
+    ys = ref.forget(spy, *xs)
+    if returned_tuple and returned_tuple[0]:
+        return list(ys) if isinstance(ys, tuple) else [ys]
+    return ys
+
+
 class _Float32Outputs(ref._Forget):
     """Results are cast to float32."""
 
@@ -111,6 +126,16 @@ class _WrongErrorType(ref._Forget):
             return super().call(xs)
         except RuntimeError as exc:
             raise TypeError(str(exc)) from None
+
+
+class _CallableUnchecked(ref._Forget):
+    """A non-callable func is accepted, and fails only when called."""
+
+    def __init__(self, func):
+        self.func = func
+        self.config = ref._config_snapshot()
+        self.sink = ref._Sink()
+        self.device = ref.backend.CpuDevice()
 
 
 class _DoubleBackpropAllowed(ref._Forget):
@@ -210,6 +235,8 @@ EXPECTED: dict[str, tuple[str, set[str]]] = {
                                 "T4"}),
     "float32_outputs": ("D1", {"D1", "D3", "T4"}),
     "wrong_error_type": ("D5", {"D5"}),
+    "callable_unchecked": ("D5", {"D5"}),
+    "list_results": ("D6", {"D1", "D2", "D3", "D4", "D5", "D6", "T4"}),
     "double_backprop_allowed": ("D8", {"D8"}),
     "recompute_not_flagged": ("D9", {"D9"}),
     "flag_leaked": ("D9", {"D2", "D3", "D4", "D7", "D9", "T1", "T2", "T3", "T4"}),
@@ -229,6 +256,7 @@ last_writer_wins = _variant(_LastWriterWins)
 loss_scale_dropped = _variant(_LossScaleDropped)
 float32_outputs = _variant(_Float32Outputs)
 wrong_error_type = _variant(_WrongErrorType)
+callable_unchecked = _variant(_CallableUnchecked)
 double_backprop_allowed = _variant(_DoubleBackpropAllowed)
 recompute_not_flagged = _variant(_RecomputeNotFlagged)
 flag_leaked = _variant(_FlagLeaked)
