@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from bench.results import Row
+from forget_conformance.report import write_atomically
 
 SCHEMA = "forget-bench/1"
 
@@ -18,17 +17,8 @@ class ReportError(Exception):
 
 
 def write_json(path: str | Path, report: dict[str, Any]) -> None:
-    """Write ``report`` to ``path`` atomically: a temp file in the same folder, renamed."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(report, handle, indent=1, allow_nan=False)
-            handle.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write ``report`` to ``path`` whole or not at all (the harness's atomic writer)."""
+    write_atomically(path, json.dumps(report, indent=1, allow_nan=False) + "\n")
 
 
 def build_report(gated_impl: str, rows: list[Row], extra: dict[str, Any]) -> dict[str, Any]:
