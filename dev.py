@@ -80,7 +80,7 @@ def main(argv: list[str]) -> int:
     if command == "lint":
         return _run([BIN / "ruff", "check", "."] + extra, env=env)
     if command == "test":
-        return _run([PY, "-m", "pytest", "-q"] + extra, env=env)
+        return _run([PY, "-m", "pytest", "-q", "-n", "2"] + extra, env=env)
     # check: the reference must conform; upstream must conform up to its shipped deviations.
     rc_ref = _run([BIN / "forget-conformance", "--impl", "reference"] + extra, env=env)
     rc_up = _run([BIN / "forget-conformance", "--impl", "chainer",

@@ -12,9 +12,10 @@ import os
 import sys
 from collections.abc import Sequence
 
-from bench import gate, report, runner, workloads
-from bench.plot import plot_depth_sweep
-from bench.results import TIME_RATIOS
+from forget_conformance.bench import gate, report, runner, workloads
+from forget_conformance.bench.plot import plot_depth_sweep
+from forget_conformance.bench.results import TIME_RATIOS
+
 from forget_conformance import devices
 from forget_conformance.impl import ImplementationError, resolve
 from forget_conformance.meters import meter_for

@@ -1,6 +1,6 @@
 """Fuzzer throughput: random graphs generated, built and run per second, plain and with forget.
 
-    python -m bench.fuzz_throughput [--graphs N] [--impl NAME]
+    python -m forget_conformance.bench.fuzz_throughput [--graphs N] [--impl NAME]
 
 Graphs come from ``fuzz.strategies.graphs()`` (drawn once, up front, so generation
 is timed separately); each is then run forward + backward plainly and through
@@ -20,7 +20,7 @@ from forget_conformance.graph import Graph, build, compile_graph
 
 
 def draw_graphs(n: int) -> list[Graph]:
-    from fuzz.strategies import graphs
+    from forget_conformance.fuzz.strategies import graphs
 
     found: list[Graph] = []
 
@@ -43,7 +43,7 @@ def _rate(graphs: list[Graph], step) -> float:
 
 def measure(n: int = 300, name: str = "reference") -> dict[str, float]:
     """Graphs per second for: generation, plain run, forget run, full oracle check."""
-    from fuzz import oracle
+    from forget_conformance.fuzz import oracle
 
     forget = impl.resolve(name).forget
     start = time.perf_counter()

@@ -8,7 +8,7 @@ and a ratio regresses when::
 
 with ``threshold = max_memory_regression`` for memory ratios (deterministic on
 CPU, so the default is tight) and ``max_time_regression`` for time ratios. A time
-ratio is a ratio of fastest runs timed in interleaved rounds (:mod:`bench.timing`);
+ratio is a ratio of fastest runs timed in interleaved rounds (:mod:`.timing`);
 measured in CPU time it still moves by up to about 15% between runs on a shared
 2-core machine (other processes' cache traffic), so the default allows 25% (one
 extra forward of every segment adds 17-30%), and the CLI times a case that
@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bench.results import MEMORY_RATIOS, TIME_RATIOS, Row
+from forget_conformance.bench.results import MEMORY_RATIOS, TIME_RATIOS, Row
 
 DEFAULT_MEMORY_PCT = 2.0
 DEFAULT_TIME_PCT = 25.0

@@ -10,7 +10,7 @@ counts. Inputs and parameters exist before the run and are not counted.
   value). The loss is the source's ``F.sum(F.cast(y * w, 'float64'))`` per loss ref,
   where ``w`` comes from ``values()`` (a float64 draw, then ``astype``).
 * ``forget`` runs its segment without backprop and keeps its arguments (D2).
-* Backward replays ``chainer._backprop._backprop_to_all`` (:mod:`bench.backprop`):
+* Backward replays ``chainer._backprop._backprop_to_all`` (:mod:`.backprop`):
   nodes by rank, gradients summed at once (``lazy_grad_sum`` off), leaf gradients
   held to the end. A ``forget`` node recomputes its segment with backprop and runs
   the same backward inside, dropping that graph before it returns.
@@ -25,8 +25,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from forget_conformance.bench.backprop import Backprop, Buffer, Heap, Node, Var
 
-from bench.backprop import Backprop, Buffer, Heap, Node, Var
 from forget_conformance.graph.analysis import RETAINED_BY_OP
 from forget_conformance.graph.memory import MemoryModelError, link_params, nbytes, op_memory
 from forget_conformance.graph.model import Forget, Graph, Op, Step

@@ -1,6 +1,6 @@
 """Per-call cost of a ``forget`` against upstream's, on tiny segments where it shows.
 
-    python -m bench.per_call_overhead [--impl MODULE:ATTR] [--rounds N]
+    python -m forget_conformance.bench.per_call_overhead [--impl MODULE:ATTR] [--rounds N]
 
 Four chained ``forget(lambda a: tanh(linear(a)), h)`` calls plus backward, timed in
 interleaved rounds; prints the fastest step time of each and their ratio.

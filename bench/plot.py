@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
-from bench.results import PLAIN, Row
+from forget_conformance.bench.results import PLAIN, Row
 
 
 def plot_depth_sweep(rows: list[Row], path: str | Path, impl: str, device: str) -> int:

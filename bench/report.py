@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from bench.results import Row
+from forget_conformance.bench.results import Row
+
 from forget_conformance.report import write_atomically
 
 SCHEMA = "forget-bench/1"

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from typing import TextIO
 
 import chainer
+from forget_conformance.bench import model, timing
+from forget_conformance.bench.results import PLAIN, Row
+from forget_conformance.bench.workloads import STRATEGIES, WORKLOADS, build_graph
 
-from bench import model, timing
-from bench.results import PLAIN, Row
-from bench.workloads import STRATEGIES, WORKLOADS, build_graph
 from forget_conformance import graph as G
 from forget_conformance.impl import Implementation
 from forget_conformance.meters import MemoryMeter, MemoryReading

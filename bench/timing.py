@@ -4,7 +4,7 @@ On CPU, times are the thread's CPU time (``time.thread_time``), not wall time:
 when other processes hold the cores this thread waits, but its CPU clock stops,
 so preemption, the largest noise on a shared 2-core machine, drops out (on a GPU:
 wall time, synchronized). Meanwhile OpenBLAS keeps to one thread and malloc to a
-warm heap (:mod:`bench.steady`). The configurations of one comparison run in
+warm heap (:mod:`forget_conformance.bench.steady`). The configurations of one comparison run in
 rounds, one run of each per round, in an order that rotates every round; each
 keeps its fastest run (noise only adds time), and ratios are ratios of those.
 Rounds go on until ``min_rounds`` are done and ``budget_s`` has passed (at most
@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import chainer
+from forget_conformance.bench.steady import steady
 
-from bench.steady import steady
 from forget_conformance.graph import Built
 
 

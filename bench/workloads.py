@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bench.results import PLAIN
+from forget_conformance.bench.results import PLAIN
+
 from forget_conformance import graph as G
 
 WORKLOADS: dict[str, Callable[..., G.Graph]] = {

@@ -3,8 +3,7 @@
 import chainer
 import chainer.functions as F
 import pytest
-
-from conformance.support import CallLog, variables, weighted_sum
+from forget_conformance.conformance.support import CallLog, variables, weighted_sum
 
 
 @pytest.mark.clause("D4")

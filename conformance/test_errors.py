@@ -8,8 +8,7 @@ import chainer
 import chainer.functions as F
 import numpy as np
 import pytest
-
-from conformance.support import data
+from forget_conformance.conformance.support import data
 
 
 def _raised(call):

@@ -6,8 +6,7 @@ import chainer.links as L
 import numpy as np
 import pytest
 from chainer import gradient_check
-
-from conformance.support import (
+from forget_conformance.conformance.support import (
     check_close,
     check_params,
     clone,
@@ -16,6 +15,7 @@ from conformance.support import (
     variables,
     weighted_sum,
 )
+
 from forget_conformance import policy
 
 ARG_FUNCS = {

@@ -11,8 +11,8 @@ import chainer
 import chainer.functions as F
 import chainer.links as L
 import pytest
+from forget_conformance.conformance.support import data, variables
 
-from conformance.support import data, variables
 from forget_conformance import devices, meters
 
 SIDE = 256  # 256 x 256 float32 = 256 KiB per array

@@ -4,10 +4,9 @@ import chainer
 import chainer.functions as F
 import numpy as np
 import pytest
+from forget_conformance.conformance.support import check_close, data, observe
 from hypothesis import given
 from hypothesis import strategies as st
-
-from conformance.support import check_close, data, observe
 
 FUNCS = {
     "affine": lambda a, b: (a + b) * a,

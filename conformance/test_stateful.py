@@ -8,8 +8,14 @@ import chainer.links as L
 import numpy as np
 import pytest
 from chainer.link_hooks import SpectralNormalization
-
-from conformance.support import CallLog, check_close, check_params, clone, data, weighted_sum
+from forget_conformance.conformance.support import (
+    CallLog,
+    check_close,
+    check_params,
+    clone,
+    data,
+    weighted_sum,
+)
 
 
 class CountingLink(chainer.Link):

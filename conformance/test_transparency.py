@@ -5,8 +5,7 @@ import chainer.functions as F
 import chainer.links as L
 import numpy as np
 import pytest
-
-from conformance.support import (
+from forget_conformance.conformance.support import (
     CallLog,
     check_close,
     check_params,

@@ -1,9 +1,10 @@
 """The one place that decides which ``forget`` implementation is under test.
 
 An implementation is named as ``MODULE:ATTR`` (``ATTR`` may be dotted), or by an
-alias: ``reference`` (this project's ``forget_impl.forget``) and ``chainer``
-(upstream ``chainer.functions.forget``). The pytest option ``--forget-impl``
-wins over the ``FORGET_IMPL`` environment variable; the default is ``reference``.
+alias: ``reference`` (``forget_conformance.reference.forget``, from ``forget_impl/``)
+and ``chainer`` (upstream ``chainer.functions.forget``). The pytest option
+``--forget-impl`` wins over the ``FORGET_IMPL`` environment variable; the default is
+``reference``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 ENV_VAR = "FORGET_IMPL"
 DEFAULT = "reference"
 ALIASES = {
-    "reference": "forget_impl:forget",
+    "reference": "forget_conformance.reference:forget",
     "chainer": "chainer.functions:forget",
 }
 

@@ -133,7 +133,7 @@ def forget(forget_impl: impl.Implementation):
 @pytest.fixture(scope="session")
 def reference_forget():
     """This project's reference ``forget`` (for comparisons that need a known-good one)."""
-    from forget_impl import forget as reference
+    from forget_conformance.reference import forget as reference
 
     return reference
 

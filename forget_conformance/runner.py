@@ -7,6 +7,7 @@ was in is recorded as failed with the reason, and a new child resumes after it.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import signal
@@ -17,7 +18,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
 SUITES = {"conformance": ["conformance"], "fuzz": ["fuzz"], "all": ["conformance", "fuzz"]}
 MAX_RESTARTS = 25
 
@@ -43,17 +43,34 @@ class RunResult:
 
 
 def suite_paths(suite: str) -> list[Path]:
-    return [ROOT / name for name in SUITES[suite]]
+    """Folders of the suite's packages (``forget_conformance.<name>``), installed or editable."""
+    paths = []
+    for name in SUITES[suite]:
+        spec = importlib.util.find_spec(f"forget_conformance.{name}")
+        if spec is None or not spec.submodule_search_locations:
+            raise ModuleNotFoundError(f"forget_conformance.{name}")
+        paths.append(Path(spec.submodule_search_locations[0]))
+    return paths
 
 
 def missing_suites(suite: str) -> list[str]:
     """Suites that have no test modules in this installation."""
-    return [p.name for p in suite_paths(suite) if not any(p.glob("test_*.py"))]
+    missing = []
+    for name in SUITES[suite]:
+        try:
+            (path,) = suite_paths(name)
+        except ModuleNotFoundError:
+            missing.append(name)
+            continue
+        if not any(path.glob("test_*.py")):
+            missing.append(name)
+    return missing
 
 
 def _command(opts: RunOptions, results: Path, deselect: list[str]) -> list[str]:
-    cmd = [sys.executable, "-m", "pytest", *map(str, suite_paths(opts.suite)),
-           "--rootdir", str(ROOT), "-c", str(Path(__file__).with_name("suite.ini")),
+    paths = suite_paths(opts.suite)
+    cmd = [sys.executable, "-m", "pytest", *map(str, paths),
+           "--rootdir", os.path.commonpath(paths), "-c", str(Path(__file__).with_name("suite.ini")),
            "-q", "--no-header", "--tb=no", "-rN", "-p", "no:cacheprovider",
            "--forget-impl", opts.impl, "--forget-device", opts.device,
            "--forget-profile", opts.profile, "--forget-results", str(results),
@@ -67,7 +84,7 @@ def _command(opts: RunOptions, results: Path, deselect: list[str]) -> list[str]:
 
 def _env(opts: RunOptions) -> dict[str, str]:
     env = dict(os.environ, **opts.extra_env)
-    path = [os.getcwd(), str(ROOT)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    path = [os.getcwd()] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
     env["PYTHONPATH"] = os.pathsep.join(path)
     env.pop("FORGET_IMPL", None)
     if opts.max_examples is not None:

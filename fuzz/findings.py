@@ -1,6 +1,6 @@
 """Measure how many fuzz examples each known-bad implementation needs to be caught (ci).
 
-    python -m fuzz.findings [NAME ...]    # MODULE:ATTR targets, or "reference", "chainer"
+    python -m forget_conformance.fuzz.findings [NAME ...]  # MODULE:ATTR, "reference", "chainer"
 
 Prints a Markdown table (the one in ``fuzz/FINDINGS.md``): for each implementation
 and suite, the clause of the shrunk failure and the number of examples run up to
@@ -15,8 +15,9 @@ import tempfile
 import time
 import warnings
 
+from forget_conformance.fuzz import runner, suites
+
 from forget_conformance import impl, profiles
-from fuzz import runner, suites
 
 IMPLEMENTATIONS = ["reference", "chainer"] + [f"tests.broken.variants:{n}" for n in (
     "scaled_arg_grads", "lost_param_grads", "first_output_grad_only", "duplicate_arg_grad_lost",

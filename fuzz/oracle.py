@@ -1,6 +1,6 @@
 """The differential oracle: one graph, run plain and through ``forget``, must agree.
 
-The runs and comparisons are in :mod:`fuzz.compare` (self-contained, so that each
+The runs and comparisons are in :mod:`forget_conformance.fuzz.compare` (self-contained, so that each
 reproducer script carries the same code); this module runs a check on a
 :class:`Graph` and raises :class:`ClauseViolation` for its first difference, naming
 the clause it breaks. Both runs use identical inputs and freshly built identical
@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from forget_conformance.fuzz import compare
+
 from forget_conformance.catalogue import ClauseViolation
 from forget_conformance.graph import (
     Graph,
@@ -22,7 +24,6 @@ from forget_conformance.graph import (
     param_uses,
     shared_capture_leaves,
 )
-from fuzz import compare
 
 LOSS_SCALE = compare.LOSS_SCALE
 #: Structure that makes a gradient difference a T4 matter rather than plain D3.

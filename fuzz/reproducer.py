@@ -3,7 +3,7 @@
 The script needs only NumPy, Chainer and the implementation under test (imported by
 its ``MODULE:ATTR`` target, from the current directory or ``PYTHONPATH``): it is the
 graph as plain Chainer code (``graph.to_source``), the check that failed (copied
-from :mod:`fuzz.compare`, which the oracle runs) and a ``main`` that exits 1 while
+from :mod:`.compare`, which the oracle runs) and a ``main`` that exits 1 while
 the failure reproduces. Files are never overwritten: names are made unique.
 """
 
@@ -14,9 +14,10 @@ import os
 import re
 from pathlib import Path
 
+from forget_conformance.fuzz import compare
+
 from forget_conformance import catalogue
 from forget_conformance.graph import Graph, capture_leaves, expected_calls, to_source
-from fuzz import compare
 
 ENV_DIR = "FORGET_FUZZ_FAILURES"
 DEFAULT_DIR = "fuzz-failures"
@@ -94,7 +95,7 @@ def failures_dir() -> Path:
 
 
 def check_source(check: str) -> str:
-    """The part of :mod:`fuzz.compare` a reproducer of ``check`` needs, as source text."""
+    """The part of :mod:`.compare` a reproducer of ``check`` needs, as source text."""
     text = inspect.getsource(compare)
     common = text.split(COPY_MARK, 1)[1].split("\n# ---- the checks", 1)[0]
     return common.strip() + "\n\n\n" + "\n\n".join(

@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import hypothesis
+from forget_conformance.fuzz import oracle, reproducer
 from hypothesis import given, note, settings
 from hypothesis.control import current_build_context
 from hypothesis.database import DirectoryBasedExampleDatabase, ExampleDatabase
 
 from forget_conformance import profiles
 from forget_conformance.impl import Implementation
-from fuzz import oracle, reproducer
 
 ENV_MAX_EXAMPLES = "FORGET_FUZZ_MAX_EXAMPLES"
 ENV_SEED = "FORGET_FUZZ_SEED"

@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from forget_conformance.fuzz import runner
+from forget_conformance.fuzz.strategies import graphs
 from hypothesis.strategies import SearchStrategy
 
 from forget_conformance.impl import Implementation
-from fuzz import runner
-from fuzz.strategies import graphs
 
 
 @dataclass(frozen=True)

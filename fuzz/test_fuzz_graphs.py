@@ -7,8 +7,7 @@ writes a reproducer script (``$FORGET_FUZZ_FAILURES``, default ``./fuzz-failures
 from __future__ import annotations
 
 import pytest
-
-from fuzz import suites
+from forget_conformance.fuzz import suites
 
 pytestmark = pytest.mark.timeout(3600)
 

@@ -6,9 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-
-from bench import cli, gate, report, runner, timing
-from bench.results import Row
+from forget_conformance.bench import cli, gate, report, runner, timing
+from forget_conformance.bench.results import Row
 
 BASELINE = Path(__file__).resolve().parents[1] / "bench" / "baselines" / "reference-cpu.json"
 # elementwise at depth 8 is in the shipped baseline (the depth sweep); fast to run

@@ -6,9 +6,9 @@ import gc
 import tracemalloc
 
 import pytest
+from forget_conformance.bench import model
+from forget_conformance.bench.workloads import STRATEGIES, WORKLOADS
 
-from bench import model
-from bench.workloads import STRATEGIES, WORKLOADS
 from forget_conformance import graph as G
 from forget_conformance.graph.memory import MemoryModelError
 from forget_conformance.impl import resolve

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from forget_conformance.bench import steady, timing
+from forget_conformance.bench.workloads import build_graph
 
-from bench import steady, timing
-from bench.workloads import build_graph
 from forget_conformance import graph as G
 
 

@@ -18,7 +18,8 @@ def test_reference_conforms(tmp_path):
     doc = json.loads(report.read_text())
     assert {c["id"] for c in doc["clauses"]} == set(catalogue.BY_ID)
     assert {c["status"] for c in doc["clauses"]} == {"pass"}
-    assert doc["implementation"] == {"name": "reference", "target": "forget_impl:forget"}
+    assert doc["implementation"] == {"name": "reference",
+                                     "target": "forget_conformance.reference:forget"}
     assert set(doc["versions"]) == {"chainer", "numpy", "cupy", "python"}
     for clause in catalogue.CLAUSES:
         assert f"{clause.id:<7}pass" in proc.stdout
@@ -58,7 +59,7 @@ def test_deviation_that_passes_is_xpass(tmp_path):
 
 @pytest.mark.parametrize("impl, needle", [
     ("no_such_module_xyz:forget", "cannot import module 'no_such_module_xyz'"),
-    ("forget_impl:nope", "has no attribute 'nope'"),
+    ("forget_conformance.reference:nope", "has no attribute 'nope'"),
     ("tests.broken.faulty:not_callable", "is not callable"),
     ("forget_impl", "not of the form MODULE:ATTR"),
     ("tests.broken.import_error:forget", "raised RuntimeError: this module cannot be imported"),

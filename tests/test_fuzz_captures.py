@@ -12,11 +12,13 @@ import weakref
 
 import chainer
 import chainer.functions as F
+import forget_conformance.reference as forget_impl
 import numpy as np
 import pytest
+from forget_conformance.fuzz import compare, oracle, runner
+from forget_conformance.fuzz.strategies import graphs
 from hypothesis import HealthCheck, Phase, given, settings
 
-import forget_impl
 from forget_conformance import catalogue, deviations
 from forget_conformance.graph import (
     GraphBuilder,
@@ -31,8 +33,6 @@ from forget_conformance.graph import (
     shared_capture_leaves,
     to_source,
 )
-from fuzz import compare, oracle, runner
-from fuzz.strategies import graphs
 from tests.test_fuzz_oracle import (  # _isolated: the autouse fixture, applied here too
     _isolated,  # noqa: F401
     assert_reproduces,

@@ -6,11 +6,12 @@ import subprocess
 import sys
 
 import chainer
+import forget_conformance.reference as forget_impl
 import numpy as np
 import pytest
+from forget_conformance.fuzz.strategies import graphs
 from hypothesis import HealthCheck, given, settings
 
-import forget_impl
 from forget_conformance.graph import (
     GraphBuilder,
     build,
@@ -26,7 +27,6 @@ from forget_conformance.graph import (
     to_source,
     unrolled_rnn,
 )
-from fuzz.strategies import graphs
 
 _QUICK = settings(max_examples=40, derandomize=True, database=None, deadline=None,
                   suppress_health_check=list(HealthCheck))
@@ -47,7 +47,7 @@ def test_generated_graphs_build_and_run(graph):
 
 _FOOTER = """
 import collections, sys
-import forget_impl
+import forget_conformance.reference as forget_impl
 device = chainer.get_device("@numpy")
 for forget in (None, forget_impl.forget):
     calls = collections.Counter()

@@ -14,14 +14,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from forget_conformance.fuzz import compare, reproducer, runner, suites
 
 from forget_conformance import impl, policy, profiles
 from forget_conformance.graph import GraphBuilder, to_source
-from fuzz import compare, reproducer, runner, suites
 
 ROOT = Path(__file__).resolve().parents[1]
 BROKEN = "tests.broken.variants:"
-REFERENCE = "forget_impl:forget"
+REFERENCE = "forget_conformance.reference:forget"
 #: All a reproducer may import: the standard library, NumPy and Chainer.
 STANDALONE_IMPORTS = {"collections", "importlib", "os", "sys", "traceback", "zlib", "chainer",
                       "numpy"}
@@ -121,6 +121,10 @@ import runpy, sys
 
 class Harness:
     def find_spec(self, name, path=None, target=None):
+        # The reference (an implementation under test) may be imported; nothing else of ours.
+        if name in ("forget_conformance", "forget_conformance.reference",
+                    "forget_conformance.reference._forget"):
+            return None
         if name.partition(".")[0] in ("forget_conformance", "fuzz", "hypothesis"):
             raise ImportError(f"{name} is part of the harness")
 
@@ -145,11 +149,14 @@ def run_standalone(tmp_path: Path, *pairs: tuple[Path, str]) -> list[subprocess.
     """Run each reproducer on its target as a user would: ``python -S`` with only
     site-packages (NumPy, Chainer) on ``PYTHONPATH``, so neither the repository nor the
     harness is importable, from a project directory holding copies of the modules the
-    targets need (``forget_impl``, ``tests/broken/variants.py`` and ``capture_bugs.py``)."""
+    targets need (the reference as ``forget_conformance.reference``,
+    ``tests/broken/variants.py`` and ``capture_bugs.py``)."""
     project = tmp_path / "user_project"
     if not project.exists():
-        shutil.copytree(ROOT / "forget_impl", project / "forget_impl",
+        # Only the reference, under its installed name: the harness stays unimportable.
+        shutil.copytree(ROOT / "forget_impl", project / "forget_conformance" / "reference",
                         ignore=shutil.ignore_patterns("__pycache__"))
+        (project / "forget_conformance" / "__init__.py").write_text("")
         (project / "tests" / "broken").mkdir(parents=True)
         for name in ("tests/__init__.py", "tests/broken/__init__.py", "tests/broken/variants.py",
                      "tests/broken/capture_bugs.py"):

@@ -7,8 +7,7 @@ from forget_conformance import impl
 
 def test_aliases():
     import chainer.functions
-
-    import forget_impl
+    import forget_conformance.reference as forget_impl
 
     assert impl.resolve("reference").forget is forget_impl.forget
     assert impl.resolve("chainer").forget is chainer.functions.forget
@@ -16,7 +15,7 @@ def test_aliases():
 
 
 def test_dotted_attribute():
-    assert impl.resolve("forget_impl._forget:_Forget.call").forget is not None
+    assert impl.resolve("forget_conformance.reference._forget:_Forget.call").forget is not None
 
 
 def test_option_beats_env_beats_default(monkeypatch):

@@ -11,7 +11,7 @@ import signal
 import time
 from pathlib import Path
 
-from forget_impl import forget as _reference
+from forget_conformance.reference import forget as _reference
 
 
 def _first_time() -> bool:

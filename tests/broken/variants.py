@@ -10,8 +10,7 @@ from __future__ import annotations
 import chainer
 import numpy as np
 from chainer import variable
-
-from forget_impl import _forget as ref
+from forget_conformance.reference import _forget as ref
 
 
 def _variant(node_cls: type, wrap=ref.wrap_args):
