@@ -8,9 +8,9 @@ from forget_conformance.conformance.support import CallLog, variables, weighted_
 
 @pytest.mark.clause("D4")
 @pytest.mark.parametrize("n_outputs", [1, 2])
-def test_called_once_without_graph_then_once_with(forget, device, n_outputs):
+def test_called_once_without_graph_then_once_with(forget, forget_device, n_outputs):
     log = CallLog(lambda a: (F.tanh(a),) * n_outputs if n_outputs > 1 else F.tanh(a))
-    (x,) = variables(device, (3,))
+    (x,) = variables(forget_device, (3,))
     y = forget(log, x)
     assert len(log.calls) == 1, f"forward called func {len(log.calls)} times"
     assert log.calls[0]["enable_backprop"] is False, "forward call built a graph"
@@ -20,9 +20,9 @@ def test_called_once_without_graph_then_once_with(forget, device, n_outputs):
 
 
 @pytest.mark.clause("D4")
-def test_forward_only_calls_once(forget, device):
+def test_forward_only_calls_once(forget, forget_device):
     log = CallLog(lambda a: a * 2)
-    (x,) = variables(device, (3,))
+    (x,) = variables(forget_device, (3,))
     with chainer.using_config("enable_backprop", True):
         forget(log, x)
     assert len(log.calls) == 1, f"forward alone called func {len(log.calls)} times"

@@ -31,15 +31,15 @@ def _assert_same_error(impl_call, upstream_call, expected_type):
 
 @pytest.mark.clause("D5")
 @pytest.mark.parametrize("func", [1, None, "f"], ids=["int", "None", "str"])
-def test_non_callable_is_type_error(forget, device, func):
-    x = chainer.Variable(data(device, (2,)))
+def test_non_callable_is_type_error(forget, forget_device, func):
+    x = chainer.Variable(data(forget_device, (2,)))
     _assert_same_error(lambda: forget(func, x), lambda: F.forget(func, x), TypeError)
 
 
 @pytest.mark.clause("D5")
 @pytest.mark.parametrize("bad", [1, None, [1], "array"])
-def test_non_variable_result_is_runtime_error(forget, device, bad):
-    x = chainer.Variable(data(device, (2,)))
+def test_non_variable_result_is_runtime_error(forget, forget_device, bad):
+    x = chainer.Variable(data(forget_device, (2,)))
     value = x.array if bad == "array" else bad
     _assert_same_error(lambda: forget(lambda a: value, x),
                        lambda: F.forget(lambda a: value, x), RuntimeError)
@@ -47,8 +47,8 @@ def test_non_variable_result_is_runtime_error(forget, device, bad):
 
 @pytest.mark.clause("D5")
 @pytest.mark.parametrize("position", [1, 2, 3, 4, 11, 12, 13, 21, 22, 23, 101])
-def test_tuple_element_error_names_position(forget, device, position):
-    x = chainer.Variable(data(device, (2,)))
+def test_tuple_element_error_names_position(forget, forget_device, position):
+    x = chainer.Variable(data(forget_device, (2,)))
 
     def func(a):
         return (a,) * (position - 1) + (1,)
@@ -57,9 +57,9 @@ def test_tuple_element_error_names_position(forget, device, position):
 
 
 @pytest.mark.clause("D8")
-def test_double_backprop_rejected(forget, device):
+def test_double_backprop_rejected(forget, forget_device):
     def attempt(fg):
-        x = chainer.Variable(data(device, (3,)))
+        x = chainer.Variable(data(forget_device, (3,)))
         y = fg(lambda a: a * a, x)
         y.grad_var = chainer.Variable(y.xp.ones_like(y.array))
         y.backward(enable_double_backprop=True)
@@ -68,8 +68,8 @@ def test_double_backprop_rejected(forget, device):
 
 
 @pytest.mark.clause("D8")
-def test_double_backprop_rejected_with_grad(forget, device):
-    x = chainer.Variable(data(device, (3,), np.float64))
+def test_double_backprop_rejected_with_grad(forget, forget_device):
+    x = chainer.Variable(data(forget_device, (3,), np.float64))
     y = F.sum(forget(lambda a: a * a * a, x))
     with pytest.raises(RuntimeError):
         chainer.grad([y], [x], enable_double_backprop=True)

@@ -28,45 +28,45 @@ ARG_FUNCS = {
 
 @pytest.mark.clause("D3")
 @pytest.mark.parametrize("name", sorted(ARG_FUNCS))
-def test_argument_gradients_match_plain(forget, device, name):
+def test_argument_gradients_match_plain(forget, forget_device, name):
     func = ARG_FUNCS[name]
     _, plain_args, _, forget_args = run_both(
-        forget, func, lambda: variables(device, (3, 4), (3, 4)))
+        forget, func, lambda: variables(forget_device, (3, 4), (3, 4)))
     for i, (p, f) in enumerate(zip(plain_args, forget_args, strict=True)):
         check_close(f"gradient of argument {i}", f.grad_var, p.grad_var)
 
 
 @pytest.mark.clause("D3")
 @pytest.mark.parametrize("kind", ["linear", "mlp", "conv"])
-def test_parameter_gradients_match_plain(forget, device, kind):
+def test_parameter_gradients_match_plain(forget, forget_device, kind):
     if kind == "linear":
         model, shape = L.Linear(4, 3), (5, 4)
     elif kind == "mlp":
         model, shape = chainer.Sequential(L.Linear(4, 6), F.relu, L.Linear(6, 2)), (5, 4)
     else:
         model, shape = chainer.Sequential(L.Convolution2D(2, 3, 3, pad=1), F.tanh), (2, 2, 5, 5)
-    model.to_device(device)
+    model.to_device(forget_device)
     plain, forgetting = clone(model), clone(model)
     for m, use_forget in ((plain, False), (forgetting, True)):
-        x = chainer.Variable(data(device, shape))
+        x = chainer.Variable(data(forget_device, shape))
         y = forget(m, x) if use_forget else m(x)
         weighted_sum([y]).backward()
     check_params("gradient of parameter", forgetting, plain)
 
 
 @pytest.mark.clause("D3")
-def test_parameters_get_gradients_when_no_argument_requires_grad(forget, device):
-    base = chainer.Sequential(L.Linear(4, 3), F.tanh).to_device(device)
+def test_parameters_get_gradients_when_no_argument_requires_grad(forget, forget_device):
+    base = chainer.Sequential(L.Linear(4, 3), F.tanh).to_device(forget_device)
     plain, forgetting = clone(base), clone(base)
     for model, use_forget in ((plain, False), (forgetting, True)):
-        x = chainer.Variable(data(device, (5, 4)), requires_grad=False)
+        x = chainer.Variable(data(forget_device, (5, 4)), requires_grad=False)
         weighted_sum([forget(model, x) if use_forget else model(x)]).backward()
     check_params("(argument needs no grad) gradient of parameter", forgetting, plain)
 
 
 @pytest.mark.clause("D3")
-def test_gradients_match_numerical(forget, device):
-    link = L.Linear(3, 2).to_device(device)
+def test_gradients_match_numerical(forget, forget_device):
+    link = L.Linear(3, 2).to_device(forget_device)
     link.cleargrads()
     for p in link.params():
         p.array = p.array.astype(np.float64)
@@ -74,14 +74,14 @@ def test_gradients_match_numerical(forget, device):
     def f(a, b):
         return forget(lambda u, v: (F.tanh(link(u)) * v, u * u), a, b)
 
-    xs = (data(device, (4, 3), np.float64, 1), data(device, (4, 2), np.float64, 2))
-    gys = (data(device, (4, 2), np.float64, 3), data(device, (4, 3), np.float64, 4))
+    xs = (data(forget_device, (4, 3), np.float64, 1), data(forget_device, (4, 2), np.float64, 2))
+    gys = (data(forget_device, (4, 2), np.float64, 3), data(forget_device, (4, 3), np.float64, 4))
     gradient_check.check_backward(f, xs, gys, params=(link.W, link.b), **policy.numerical())
 
 
 @pytest.mark.clause("D7")
-def test_ndarray_arguments_join_the_graph(forget, device):
-    a, b = data(device, (3, 4), seed=1), data(device, (3, 4), seed=2)
+def test_ndarray_arguments_join_the_graph(forget, forget_device):
+    a, b = data(forget_device, (3, 4), seed=1), data(forget_device, (3, 4), seed=2)
     y = forget(ARG_FUNCS["chain"], a, b)
     assert isinstance(y, chainer.Variable), f"result is a {type(y).__name__}"
     assert y.creator_node is not None, "the result is not part of a graph"
@@ -92,10 +92,10 @@ def test_ndarray_arguments_join_the_graph(forget, device):
 
 
 @pytest.mark.clause("D7")
-def test_ndarray_arguments_reach_parameters(forget, device):
-    link = clone(L.Linear(4, 3).to_device(device))
+def test_ndarray_arguments_reach_parameters(forget, forget_device):
+    link = clone(L.Linear(4, 3).to_device(forget_device))
     plain = clone(link)
-    x = data(device, (2, 4))
+    x = data(forget_device, (2, 4))
     weighted_sum([forget(link, x)]).backward()
     weighted_sum([plain(x)]).backward()
     assert link.W.grad is not None, "backward never reached func's parameters"

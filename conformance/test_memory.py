@@ -19,9 +19,9 @@ SIDE = 256  # 256 x 256 float32 = 256 KiB per array
 SLACK = 4 * 1024  # an implementation's own bookkeeping arrays (scalars)
 
 
-def retained_after(device, run) -> tuple[int, object]:
+def retained_after(forget_device, run) -> tuple[int, object]:
     """Bytes allocated by ``run()`` that are still alive once it has returned."""
-    spec = devices.CPU if device.xp.__name__ == "numpy" else devices.GPU
+    spec = devices.CPU if forget_device.xp.__name__ == "numpy" else devices.GPU
     box = []
     reading = meters.meter_for(spec).measure(run, box.append)
     return reading.retained, box[0]
@@ -42,11 +42,11 @@ def nbytes(ys) -> int:
 @pytest.mark.clause("D2")
 @pytest.mark.parametrize("func", [deep, lambda a, b: (deep(a, b), a * b)],
                          ids=["one_output", "two_outputs"])
-def test_keeps_only_results(forget, device, func):
-    a, b = variables(device, (SIDE, SIDE), (SIDE, SIDE))
-    plain_bytes, plain = retained_after(device, lambda: func(a, b))
+def test_keeps_only_results(forget, forget_device, func):
+    a, b = variables(forget_device, (SIDE, SIDE), (SIDE, SIDE))
+    plain_bytes, plain = retained_after(forget_device, lambda: func(a, b))
     del plain
-    kept, ys = retained_after(device, lambda: forget(func, a, b))
+    kept, ys = retained_after(forget_device, lambda: forget(func, a, b))
     bound = nbytes(ys) + SLACK
     assert kept <= bound, (
         f"forget kept {kept} bytes after forward; its results are {nbytes(ys)} bytes "
@@ -55,23 +55,23 @@ def test_keeps_only_results(forget, device, func):
 
 
 @pytest.mark.clause("D2")
-def test_link_intermediates_not_kept(forget, device):
+def test_link_intermediates_not_kept(forget, forget_device):
     model = chainer.Sequential(L.Linear(SIDE, SIDE), F.relu, L.Linear(SIDE, SIDE), F.tanh)
-    model.to_device(device)
-    x = chainer.Variable(data(device, (SIDE, SIDE)))
-    kept, y = retained_after(device, lambda: forget(model, x))
+    model.to_device(forget_device)
+    x = chainer.Variable(data(forget_device, (SIDE, SIDE)))
+    kept, y = retained_after(forget_device, lambda: forget(model, x))
     assert kept <= nbytes(y) + SLACK, \
         f"forget kept {kept} bytes after forward; its result is {nbytes(y)} bytes"
 
 
 @pytest.mark.clause("D2")
-def test_freed_after_backward(forget, device):
-    a, b = variables(device, (SIDE, SIDE), (SIDE, SIDE))
+def test_freed_after_backward(forget, forget_device):
+    a, b = variables(forget_device, (SIDE, SIDE), (SIDE, SIDE))
 
     def step():
         F.sum(forget(deep, a, b)).backward()
 
-    kept, _ = retained_after(device, step)
+    kept, _ = retained_after(forget_device, step)
     grads = a.grad.nbytes + b.grad.nbytes
     assert kept <= grads + SLACK, \
         f"{kept} bytes still alive after backward; the argument gradients are {grads}"

@@ -13,12 +13,12 @@ from forget_conformance import policy
 
 
 @pytest.mark.clause("D10")
-def test_dropout_is_reported(forget, device, request):
+def test_dropout_is_reported(forget, forget_device, request):
     state = np.random.get_state()
     results = []
     for use_forget in (False, True):
         np.random.set_state(state)
-        x = chainer.Variable(data(device, (64,)))
+        x = chainer.Variable(data(forget_device, (64,)))
         y = forget(lambda a: F.dropout(a, 0.5), x) if use_forget else F.dropout(x, 0.5)
         weighted_sum([y]).backward()
         results.append(chainer.backend.CpuDevice().send(x.grad))

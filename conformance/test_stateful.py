@@ -56,13 +56,13 @@ def _state(link):
 
 @pytest.mark.clause("D9")
 @pytest.mark.parametrize("kind", sorted(_links()))
-def test_state_updates_once(forget, device, kind):
-    base = _links()[kind]().to_device(device)
+def test_state_updates_once(forget, forget_device, kind):
+    base = _links()[kind]().to_device(forget_device)
     plain, forgetting = clone(base), clone(base)
     for link, use_forget in ((plain, False), (forgetting, True)):
         call = functools.partial(link, finetune=True) if kind == "bn_finetune" else link
         for step in range(2):  # two iterations: a second update exposes double counting
-            x = chainer.Variable(data(device, (6, 4), seed=step))
+            x = chainer.Variable(data(forget_device, (6, 4), seed=step))
             y = forget(call, x) if use_forget else call(x)
             weighted_sum([y]).backward()
     want, got = _state(plain), _state(forgetting)
@@ -75,9 +75,9 @@ def test_state_updates_once(forget, device, kind):
 
 
 @pytest.mark.clause("D9")
-def test_only_recomputation_is_flagged(forget, device):
+def test_only_recomputation_is_flagged(forget, forget_device):
     log = CallLog(lambda a: F.tanh(a))
-    x = chainer.Variable(data(device, (3,)))
+    x = chainer.Variable(data(forget_device, (3,)))
     y = forget(log, x)
     assert chainer.config.in_recomputing is False, "in_recomputing left set after forward"
     weighted_sum([y]).backward()
@@ -87,10 +87,10 @@ def test_only_recomputation_is_flagged(forget, device):
 
 
 @pytest.mark.clause("D9")
-def test_eval_after_training_matches(forget, device):
-    base = L.BatchNormalization(4).to_device(device)
+def test_eval_after_training_matches(forget, forget_device):
+    base = L.BatchNormalization(4).to_device(forget_device)
     plain, forgetting = clone(base), clone(base)
-    x = chainer.Variable(data(device, (6, 4)))
+    x = chainer.Variable(data(forget_device, (6, 4)))
     weighted_sum([plain(x)]).backward()
     weighted_sum([forget(forgetting, x)]).backward()
     with chainer.using_config("train", False):

@@ -36,21 +36,21 @@ def _step(model, forget, x, loss_scale, wrap):
 @pytest.mark.clause("T1")
 @pytest.mark.parametrize("loss_scale", [None, 8.0], ids=["no_scale", "loss_scale_8"])
 @pytest.mark.parametrize("x_requires_grad", [True, False], ids=["x_grad", "x_no_grad"])
-def test_optimizer_step_unchanged(forget, device, loss_scale, x_requires_grad):
-    base = _mlp().to_device(device)
+def test_optimizer_step_unchanged(forget, forget_device, loss_scale, x_requires_grad):
+    base = _mlp().to_device(forget_device)
     plain, forgetting = clone(base), clone(base)
     for model, wrap in ((plain, False), (forgetting, True)):
-        x = chainer.Variable(data(device, (4, 5)), requires_grad=x_requires_grad)
+        x = chainer.Variable(data(forget_device, (4, 5)), requires_grad=x_requires_grad)
         _step(model, forget, x, loss_scale, wrap)
     check_params("after one update,", forgetting, plain, grads=False)
 
 
 @pytest.mark.clause("T2")
-def test_recompute_under_forward_train_flag(forget, device):
-    base = _mlp().to_device(device)
+def test_recompute_under_forward_train_flag(forget, forget_device):
+    base = _mlp().to_device(forget_device)
     plain, forgetting = clone(base), clone(base)
     for model, wrap in ((plain, False), (forgetting, True)):
-        x = chainer.Variable(data(device, (4, 5)))
+        x = chainer.Variable(data(forget_device, (4, 5)))
         with chainer.using_config("train", False):
             y = forget(model, x) if wrap else model(x)
         weighted_sum([y]).backward()  # outside the train=False context
@@ -58,27 +58,27 @@ def test_recompute_under_forward_train_flag(forget, device):
 
 
 @pytest.mark.clause("T2")
-def test_recompute_sees_user_config(forget, device):
+def test_recompute_sees_user_config(forget, forget_device):
     log = CallLog(lambda a: a * chainer.config.forget_conformance_scale)
-    x = chainer.Variable(data(device, (3,)))
+    x = chainer.Variable(data(forget_device, (3,)))
     with chainer.using_config("forget_conformance_scale", 3.0):
         y = forget(log, x)
     try:
         weighted_sum([y]).backward()
     except AttributeError as exc:
         pytest.fail(f"recomputation did not see the forward's config: {exc}")
-    plain_x = chainer.Variable(data(device, (3,)))
+    plain_x = chainer.Variable(data(forget_device, (3,)))
     weighted_sum([plain_x * 3.0]).backward()
     check_close("gradient", x.grad_var, plain_x.grad_var)
 
 
 @pytest.mark.clause("T3")
 @pytest.mark.parametrize("order", ["inside_first", "outside_first"])
-def test_shared_weight_accumulates(forget, device, order):
-    base = L.Linear(4, 4).to_device(device)
+def test_shared_weight_accumulates(forget, forget_device, order):
+    base = L.Linear(4, 4).to_device(forget_device)
     plain, forgetting = clone(base), clone(base)
     for link, wrap in ((plain, False), (forgetting, True)):
-        x = chainer.Variable(data(device, (3, 4)))
+        x = chainer.Variable(data(forget_device, (3, 4)))
         inside = (lambda h, link=link: forget(link, h)) if wrap else link
         if order == "inside_first":
             y = F.linear(F.tanh(inside(x)), link.W)
@@ -91,13 +91,13 @@ def test_shared_weight_accumulates(forget, device, order):
 
 @pytest.mark.clause("T3")
 @pytest.mark.parametrize("order", ["inside_first", "outside_first"])
-def test_captured_derived_weight_accumulates(forget, device, order):
+def test_captured_derived_weight_accumulates(forget, forget_device, order):
     """func closes over a weight computed in the caller's graph, also used outside."""
     grads = []
     for wrap in (False, True):
-        w = chainer.Variable(data(device, (4, 4), seed=3))
+        w = chainer.Variable(data(forget_device, (4, 4), seed=3))
         derived = F.tanh(F.tanh(w * 2))  # ranks above the argument's: visited late
-        x = chainer.Variable(data(device, (3, 4)))
+        x = chainer.Variable(data(forget_device, (3, 4)))
 
         def inside(h, derived=derived, wrap=wrap):
             return forget(lambda a: F.matmul(a, derived), h) if wrap else F.matmul(h, derived)
@@ -113,22 +113,23 @@ def test_captured_derived_weight_accumulates(forget, device, order):
 
 
 @pytest.mark.clause("T3")
-def test_weight_in_two_segments(forget, device):
-    base = L.Linear(4, 4).to_device(device)
+def test_weight_in_two_segments(forget, forget_device):
+    base = L.Linear(4, 4).to_device(forget_device)
     plain, forgetting = clone(base), clone(base)
     for link, wrap in ((plain, False), (forgetting, True)):
         call = (lambda h, link=link: forget(link, h)) if wrap else link
-        x = chainer.Variable(data(device, (3, 4)))
+        x = chainer.Variable(data(forget_device, (3, 4)))
         weighted_sum([call(F.tanh(call(x)))]).backward()
     check_close("gradient of W", forgetting.W.grad_var, plain.W.grad_var)
 
 
 @pytest.mark.clause("T4")
-def test_unused_output(forget, device):
+def test_unused_output(forget, forget_device):
     def func(a, b):
         return F.tanh(a * b), F.exp(a), a + b
 
-    plain_args, forget_args = variables(device, (3,), (3,)), variables(device, (3,), (3,))
+    plain_args = variables(forget_device, (3,), (3,))
+    forget_args = variables(forget_device, (3,), (3,))
     weighted_sum([func(*plain_args)[1]]).backward()
     weighted_sum([forget(func, *forget_args)[1]]).backward()
     for i, (p, f) in enumerate(zip(plain_args, forget_args, strict=True)):
@@ -136,29 +137,29 @@ def test_unused_output(forget, device):
 
 
 @pytest.mark.clause("T4")
-def test_same_variable_twice(forget, device):
+def test_same_variable_twice(forget, forget_device):
     _, plain_args, _, forget_args = run_both(
-        forget, lambda a, b: F.tanh(a) * b + a, lambda: [variables(device, (3, 4))[0]] * 2)
+        forget, lambda a, b: F.tanh(a) * b + a, lambda: [variables(forget_device, (3, 4))[0]] * 2)
     check_close("gradient of the variable passed twice", forget_args[0].grad_var,
                 plain_args[0].grad_var)
 
 
 @pytest.mark.clause("T4")
-def test_argument_passed_through(forget, device):
+def test_argument_passed_through(forget, forget_device):
     _, plain_args, _, forget_args = run_both(
-        forget, lambda a, b: (a, F.sigmoid(a) * b, b), lambda: variables(device, (3,), (3,)))
+        forget, lambda a, b: (a, F.sigmoid(a) * b, b), lambda: variables(forget_device, (3,), (3,)))
     for i, (p, f) in enumerate(zip(plain_args, forget_args, strict=True)):
         check_close(f"gradient of argument {i}", f.grad_var, p.grad_var)
 
 
 @pytest.mark.clause("T4")
-def test_integer_index_arguments(forget, device):
-    base = L.EmbedID(10, 4).to_device(device)
+def test_integer_index_arguments(forget, forget_device):
+    base = L.EmbedID(10, 4).to_device(forget_device)
     plain, forgetting = clone(base), clone(base)
     grads = []
     for link, wrap in ((plain, False), (forgetting, True)):
-        ids = data(device, (5,), np.int32, low=0, high=10)
-        scale = chainer.Variable(data(device, (5, 4), np.float64))
+        ids = data(forget_device, (5,), np.int32, low=0, high=10)
+        scale = chainer.Variable(data(forget_device, (5, 4), np.float64))
 
         def func(i, s, link=link):
             return F.cast(link(i), np.float64) * s
@@ -171,12 +172,12 @@ def test_integer_index_arguments(forget, device):
 
 
 @pytest.mark.clause("T4")
-def test_index_only_argument(forget, device):
-    base = L.EmbedID(10, 4).to_device(device)
+def test_index_only_argument(forget, forget_device):
+    base = L.EmbedID(10, 4).to_device(forget_device)
     plain, forgetting = clone(base), clone(base)
     for link, wrap in ((plain, False), (forgetting, True)):
         # An index array is a Variable that cannot (and so does not) require grad.
-        ids = chainer.Variable(data(device, (5,), np.int32, low=0, high=10),
+        ids = chainer.Variable(data(forget_device, (5,), np.int32, low=0, high=10),
                                requires_grad=False)
         weighted_sum([forget(link, ids) if wrap else link(ids)]).backward()
     check_close("gradient of the embedding (an index Variable is the only argument)",
@@ -184,16 +185,16 @@ def test_index_only_argument(forget, device):
 
 
 @pytest.mark.clause("T4")
-def test_nested_forget(forget, device):
+def test_nested_forget(forget, forget_device):
     base = chainer.Sequential(L.Linear(4, 4), F.tanh, L.Linear(4, 4))
-    base.to_device(device)
+    base.to_device(forget_device)
     plain, forgetting = clone(base), clone(base)
     inner_log = CallLog(lambda h, m=forgetting: F.tanh(m[0](h)))
 
     def outer(h):
         return forgetting[2](forget(inner_log, h)) * 2
 
-    xp_, xf = (chainer.Variable(data(device, (3, 4))) for _ in range(2))
+    xp_, xf = (chainer.Variable(data(forget_device, (3, 4))) for _ in range(2))
     weighted_sum([plain[2](F.tanh(plain[0](xp_))) * 2]).backward()
     weighted_sum([forget(outer, xf)]).backward()
     check_close("gradient of the input", xf.grad_var, xp_.grad_var)

@@ -115,7 +115,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
 
 
 @pytest.fixture(scope="session")
-def forget_impl(request: pytest.FixtureRequest) -> impl.Implementation:
+def forget_implementation(request: pytest.FixtureRequest) -> impl.Implementation:
     """The implementation under test."""
     name = impl.chosen_name(request.config.getoption("--forget-impl"))
     try:
@@ -125,13 +125,13 @@ def forget_impl(request: pytest.FixtureRequest) -> impl.Implementation:
 
 
 @pytest.fixture(scope="session")
-def forget(forget_impl: impl.Implementation):
+def forget(forget_implementation: impl.Implementation):
     """The ``forget`` callable under test."""
-    return forget_impl.forget
+    return forget_implementation.forget
 
 
 @pytest.fixture(scope="session")
-def reference_forget():
+def forget_reference():
     """This project's reference ``forget`` (for comparisons that need a known-good one)."""
     from forget_conformance.reference import forget as reference
 
@@ -139,14 +139,14 @@ def reference_forget():
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "device" in metafunc.fixturenames:
+    if "forget_device" in metafunc.fixturenames:
         specs = devices.selected(metafunc.config.getoption("--forget-device"))
         ids = ["cpu" if s == devices.CPU else "gpu" for s in specs]
-        metafunc.parametrize("device", specs, ids=ids, indirect=True)
+        metafunc.parametrize("forget_device", specs, ids=ids, indirect=True)
 
 
 @pytest.fixture
-def device(request: pytest.FixtureRequest):
+def forget_device(request: pytest.FixtureRequest):
     """A Chainer device to run on; GPU runs skip with the reason when absent."""
     spec = getattr(request, "param", devices.CPU)
     if spec == devices.GPU and devices.gpu_unavailable_reason() is not None:
