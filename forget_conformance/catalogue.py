@@ -35,7 +35,8 @@ CLAUSES: tuple[Clause, ...] = (
            "arguments and for every parameter func uses.", f"{SPEC} Part 2 D3"),
     Clause("D4", "D", "func called twice",
            "One forward and one backward call func exactly twice: first without a graph, "
-           "then with one.", f"{SPEC} Part 2 D4"),
+           "then with one; three times when another segment closes over its result and "
+           "recomputes through it.", f"{SPEC} Part 2 D4"),
     Clause("D5", "D", "errors for bad func",
            "A result that is neither a Variable nor a tuple of them raises RuntimeError "
            "naming the offending position and type; a non-callable func raises TypeError.",
@@ -47,8 +48,8 @@ CLAUSES: tuple[Clause, ...] = (
            "ndarray arguments are wrapped as Variables, so the call joins the graph and "
            "their gradients are computed.", f"{SPEC} Part 2 D7"),
     Clause("D8", "D", "no double backprop",
-           "Backward with enable_double_backprop=True through forget raises RuntimeError.",
-           f"{SPEC} Part 2 D8"),
+           "Double backpropagation through forget is never silently wrong: it is rejected, "
+           "or its second-order gradients equal the plain path's.", f"{SPEC} Part 2 D8"),
     Clause("D9", "D", "stateful links update once",
            "Links that update state on each call (BatchNormalization incl. finetune, "
            "BatchRenormalization, DecorrelatedBatchNormalization, the SpectralNormalization "
@@ -70,7 +71,13 @@ CLAUSES: tuple[Clause, ...] = (
     Clause("T4", "T", "ordinary graph behaviour",
            "Unused outputs, a Variable passed twice, an argument returned unchanged, mixed "
            "dtypes with integer index arrays, and forget nested in forget all behave as in "
-           "the plain graph.", f"{SPEC} Part 3 T4"),
+           "the plain graph; so does every way of getting gradients (backward, also twice "
+           "with retain_grad; chainer.grad, writing no .grad the plain path does not).",
+           f"{SPEC} Part 3 T4"),
+    Clause("T5", "T", "no state left behind",
+           "After forget returns or raises (in the forward call or in the recomputation), "
+           "chainer.config and every link's state are as the plain path leaves them; under "
+           "no_backprop_mode forget behaves like the plain call.", f"{SPEC} Part 3 T5"),
     Clause("F1", "F", "one-element tuple returns a Variable",
            "Upstream returns a bare Variable when func returns a one-element tuple, against "
            "D6; a drop-in keeps this. The harness reports which behaviour it sees.",

@@ -231,7 +231,7 @@ EXPECTED: dict[str, tuple[str, set[str]]] = {
     "last_writer_wins": ("T3", {"D9", "T1", "T3"}),
     "loss_scale_dropped": ("T1", {"T1", "T3"}),
     "tuple_for_single": ("D6", {"D1", "D2", "D3", "D6", "D7", "D8", "D9", "T1", "T2", "T3",
-                                "T4"}),
+                                "T4", "T5"}),
     "float32_outputs": ("D1", {"D1", "D3", "T4"}),
     "wrong_error_type": ("D5", {"D5"}),
     "callable_unchecked": ("D5", {"D5"}),
