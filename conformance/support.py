@@ -10,7 +10,7 @@ import chainer.functions as F
 import numpy as np
 import pytest
 
-from forget_conformance import devices, policy
+from forget_conformance import devices, policy, symptoms
 from forget_conformance.catalogue import ClauseViolation
 
 
@@ -33,18 +33,27 @@ def host(x) -> np.ndarray | None:
 
 
 def check_close(what: str, actual, expected, clause: str | None = None) -> None:
-    """Assert ``actual`` matches ``expected`` under the same-kernels policy."""
+    """Assert ``actual`` matches ``expected`` under the same-kernels policy; the failure
+    names its symptom (``gradient-none``, ``value-scaled``, ...)."""
     a, e = host(actual), host(expected)
     if e is None or a is None:
         if a is not None or e is not None:
-            msg = f"{what}: got {'None' if a is None else 'a value'}, " \
-                  f"expected {'None' if e is None else 'a value'}"
-            raise ClauseViolation(clause, msg) if clause else AssertionError(msg)
+            symptom = "gradient-none" if a is None else "gradient-unexpected"
+            _fail(clause, symptom, f"{what}: got {'None' if a is None else 'a value'}, "
+                                   f"expected {'None' if e is None else 'a value'}")
         return
     reason = policy.mismatch(a, e, policy.same_kernels(e.dtype))
     if reason is not None:
-        msg = f"{what}: {reason}"
-        raise ClauseViolation(clause, msg) if clause else AssertionError(msg)
+        factor = symptoms.scale_factor(a, e)
+        if factor is not None:
+            _fail(clause, "value-scaled", f"{what}: off by a factor of {factor:.6g} ({reason})")
+        _fail(clause, "value-mismatch", f"{what}: {reason}")
+
+
+def _fail(clause: str | None, symptom: str, message: str):
+    if clause:
+        raise ClauseViolation(clause, message, symptom)
+    raise symptoms.Symptomatic(symptom, message)
 
 
 def check_params(what: str, got: chainer.Link, want: chainer.Link, grads: bool = True) -> None:
@@ -78,16 +87,35 @@ def run_both(forget: Callable, func: Callable, make_args: Callable[[], list], **
     """Run ``func`` plainly and through ``forget`` on fresh identical arguments.
 
     Returns ``(plain_outputs, plain_args, forget_outputs, forget_args)`` after a
-    backward pass of ``weighted_sum`` over the outputs.
+    backward pass of ``weighted_sum`` over the outputs. A failure of the plain run is a
+    ``HarnessError``: it says nothing about ``forget``.
     """
     results = []
     for use_forget in (False, True):
         args = make_args()
-        out = forget(func, *args) if use_forget else func(*args)
-        outs = out if isinstance(out, tuple) else (out,)
-        weighted_sum(outs).backward(**backward_kw)
+        if use_forget:
+            outs = _step(lambda *a: forget(func, *a), args, backward_kw)
+        else:
+            outs = plain(_step, func, args, backward_kw)
         results += [outs, args]
     return tuple(results)
+
+
+def _step(func: Callable, args: list, backward_kw: dict) -> tuple:
+    out = func(*args)
+    outs = out if isinstance(out, tuple) else (out,)
+    weighted_sum(outs).backward(**backward_kw)
+    return outs
+
+
+def plain(func: Callable, *args):
+    """``func(*args)`` on the plain path; its failure is the harness's, not the implementation's."""
+    try:
+        return func(*args)
+    except Exception as exc:
+        raise symptoms.HarnessError(
+            f"the plain path failed ({type(exc).__name__}: {exc}); not the implementation's "
+            "fault") from exc
 
 
 class CallLog:

@@ -10,17 +10,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from forget_conformance.symptoms import Symptomatic
+
 SPEC = "shared/spec/forget.md"
 
 
 @dataclass(frozen=True)
 class Clause:
     id: str
-    category: str  # "D" documented, "T" transparency, "F" upstream fact
+    category: str  # "D" documented, "T" transparency, "F" upstream fact, "U" drop-in
     title: str
     statement: str
     source: str
     informational: bool = False  # reported, never failed on
+    level: str = "contract"  # "drop-in": judged only at --level drop-in
 
 
 CLAUSES: tuple[Clause, ...] = (
@@ -82,7 +85,13 @@ CLAUSES: tuple[Clause, ...] = (
            "Upstream returns a bare Variable when func returns a one-element tuple, against "
            "D6; a drop-in keeps this. The harness reports which behaviour it sees.",
            f"{SPEC} Part 4 F1", informational=True),
+    Clause("U1", "U", "drop-in: upstream's messages, F1 quirk and result types",
+           "Beyond the contract, what upstream 7.8.1 does byte for byte: the exact texts of "
+           "its errors, a bare Variable for a one-element tuple (F1), the same result types.",
+           f"{SPEC} Part 4", level="drop-in"),
 )
+
+LEVELS = ("contract", "drop-in")
 
 BY_ID: dict[str, Clause] = {c.id: c for c in CLAUSES}
 
@@ -95,10 +104,11 @@ def get(clause_id: str) -> Clause:
         raise KeyError(f"unknown clause {clause_id!r}; known: {', '.join(BY_ID)}") from None
 
 
-class ClauseViolation(AssertionError):
-    """An assertion failure attributed to one clause (used when a test covers several)."""
+class ClauseViolation(Symptomatic):
+    """An assertion failure attributed to one clause (used when a test covers several),
+    naming its symptom (``symptoms``)."""
 
-    def __init__(self, clause_id: str, message: str) -> None:
+    def __init__(self, clause_id: str, message: str, symptom: str = "check-failed") -> None:
         get(clause_id)
-        super().__init__(f"[{clause_id}] {message}")
+        super().__init__(symptom, f"[{clause_id}] {message}")
         self.clause_id = clause_id

@@ -2,7 +2,8 @@
 
 Options: ``--forget-impl MODULE:ATTR`` (or ``$FORGET_IMPL``; aliases ``reference``,
 ``chainer``), ``--forget-device cpu|gpu|all``, ``--forget-profile ci|dev|full|nightly``,
-``--forget-known-deviations FILE`` (marks those clauses' tests xfail) and
+``--forget-known-deviations FILE`` (marks those clauses' tests xfail),
+``--forget-level contract|drop-in`` (drop-in clauses are skipped at ``contract``) and
 ``--forget-results PATH`` (one JSON line per test phase, read by the CLI).
 """
 
@@ -13,7 +14,7 @@ import os
 
 import pytest
 
-from forget_conformance import catalogue, deviations, devices, impl, profiles, state
+from forget_conformance import catalogue, deviations, devices, impl, profiles, state, symptoms
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -29,6 +30,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     choices=profiles.NAMES, help="run profile (default ci)")
     group.addoption("--forget-known-deviations", default=None, metavar="FILE",
                     help="clauses listed there are expected to fail (xfail, not strict)")
+    group.addoption("--forget-level", default="contract", choices=catalogue.LEVELS,
+                    help="contract (default) or drop-in (also upstream's exact behaviour)")
     group.addoption("--forget-results", default=None, metavar="PATH",
                     help="append one JSON line per test phase to PATH")
 
@@ -42,7 +45,7 @@ def pytest_configure(config: pytest.Config) -> None:
     path = config.getoption("--forget-results")
     config._forget_results = open(path, "a", encoding="utf-8") if path else None  # noqa: SIM115
     known = config.getoption("--forget-known-deviations")
-    config._forget_known = deviations.load(known) if known else {}
+    config._forget_known = {e.clause: e.reason for e in deviations.load(known)} if known else {}
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -60,10 +63,14 @@ def clause_ids(item: pytest.Item) -> tuple[str, ...]:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     known = config._forget_known
+    level = config.getoption("--forget-level")
     for item in items:
         ids = clause_ids(item)
         for clause_id in ids:
-            catalogue.get(clause_id)  # an unknown ID is a collection error
+            clause = catalogue.get(clause_id)  # an unknown ID is a collection error
+            if clause.level == "drop-in" and level == "contract":
+                item.add_marker(pytest.mark.skip(reason=f"{clause_id} is not judged at --level "
+                                                        "contract"))
         declared = [c for c in ids if c in known]
         if declared:
             reason = "; ".join(f"{c}: {known[c]}" for c in declared)
@@ -86,12 +93,16 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem) -> None:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     outcome = yield
     report = outcome.get_result()
-    violated = None
+    violated = symptom = reproducer = None
     if call.excinfo is not None and isinstance(call.excinfo.value, catalogue.ClauseViolation):
         violated = call.excinfo.value.clause_id
     message = ""
     if call.excinfo is not None:
         value = call.excinfo.value
+        symptom = {"setup": symptoms.HARNESS, "teardown": "state-changed"}.get(
+            report.when, symptoms.of(value))
+        reproducer = next((n.split(": ", 1)[1] for n in getattr(value, "__notes__", ())
+                           if n.startswith("reproducer: ")), None)
         message = f"{type(value).__name__}: {value}".strip()
         if call.excinfo.errisinstance(pytest.skip.Exception):
             message = str(getattr(value, "msg", value))
@@ -107,7 +118,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         _emit(item.config, {
             "event": "report", "nodeid": item.nodeid, "when": report.when,
             "status": status, "clauses": clause_ids(item), "violated": violated,
-            "message": message.splitlines()[0][:500] if message else "",
+            "message": message.splitlines()[0][:500] if message else "", "symptom": symptom,
+            "outcome": next((v for k, v in item.user_properties if k == "outcome"), None),
+            "reproducer": reproducer,
         })
 
 

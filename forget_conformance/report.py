@@ -11,9 +11,26 @@ import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from forget_conformance import catalogue
+from forget_conformance import catalogue, deviations, symptoms
 
-STATUSES = ("pass", "fail", "xfail", "xpass", "skip")
+SCHEMA = "forget-conformance/report"
+SCHEMA_VERSION = 2
+STATUSES = ("pass", "fail", "xfail", "xpass", "skip", "error")
+NEW, INHERITS, FIXES = "new defect", "inherits upstream", "fixes upstream"
+UPSTREAM = "upstream behaviour"  # what --accept-upstream-behaviour accepts by
+
+
+@dataclass
+class Check:
+    """One test's failure as charged to one clause (or a pass that fixes upstream)."""
+
+    test: str
+    status: str  # fail, xfail (accepted), error (harness), pass
+    symptom: str | None
+    message: str
+    classification: str | None = None
+    accepted_by: str | None = None
+    reproducer: str | None = None
 
 
 @dataclass
@@ -26,9 +43,14 @@ class ClauseResult:
     detail: str
     tests: dict[str, int] = field(default_factory=dict)
     skip_reasons: list[str] = field(default_factory=list)
+    level: str = "contract"
+    outcomes: list[str] = field(default_factory=list)
+    symptoms: list[str] = field(default_factory=list)
+    classification: str | None = None
+    checks: list[Check] = field(default_factory=list)
 
 
-def _final_outcomes(records: list[dict]) -> dict[str, dict]:
+def final_outcomes(records: list[dict]) -> dict[str, dict]:
     """One outcome per test: its worst phase, with the message that explains it."""
     rank = {"failed": 3, "xpass": 2, "xfail": 2, "skipped": 1, "passed": 0}
     out: dict[str, dict] = {}
@@ -41,21 +63,44 @@ def _final_outcomes(records: list[dict]) -> dict[str, dict]:
     return out
 
 
-def aggregate(records: list[dict], known: dict[str, str], suite_clauses: set[str] | None = None
-              ) -> list[ClauseResult]:
-    """Clause verdicts. ``known`` maps clause IDs to deviation reasons."""
+def charged(outcome: dict) -> list[str]:
+    """The clauses a test's failure is charged to: the one it names, else all of its own."""
+    violated = outcome.get("violated") if outcome["status"] == "failed" else None
+    return [violated] if violated else list(outcome["clauses"])
+
+
+def symptom(outcome: dict) -> str:
+    return outcome.get("symptom") or "check-failed"
+
+
+def classify(outcome: dict, clause_id: str, upstream: dict[str, dict] | None) -> str | None:
+    """Compare one test with the same test run on upstream 7.8.1 (None: not run there)."""
+    theirs = (upstream or {}).get(outcome["nodeid"])
+    if theirs is None or theirs["status"] not in ("passed", "failed"):
+        return None
+    upstream_failed = theirs["status"] == "failed" and clause_id in charged(theirs)
+    if outcome["status"] == "passed":
+        return FIXES if upstream_failed else None
+    same = upstream_failed and symptom(theirs) == symptom(outcome)
+    return INHERITS if same else NEW
+
+
+def aggregate(records: list[dict], entries: list[deviations.Entry],
+              suite_clauses: set[str] | None = None, upstream: dict[str, dict] | None = None,
+              accept_upstream: bool = False) -> list[ClauseResult]:
+    """Clause verdicts from the records of one run. ``entries`` are known deviations;
+    ``upstream`` the final records of the same tests on upstream 7.8.1, where run."""
     per_clause: dict[str, list[dict]] = {c.id: [] for c in catalogue.CLAUSES}
-    for outcome in _final_outcomes(records).values():
-        clauses = outcome["clauses"]
-        violated = outcome.get("violated") if outcome["status"] == "failed" else None
-        if violated:
+    for outcome in final_outcomes(records).values():
+        clauses = charged(outcome)
+        if outcome.get("violated") and outcome["status"] == "failed":
             # The test stopped at its first violation: its other clauses went unchecked.
             unchecked = dict(outcome, status="skipped", message=(
-                f"not checked: {outcome['nodeid'].split('::')[-1]} stopped at {violated}"))
-            for clause_id in clauses:
-                if clause_id != violated:
+                f"not checked: {outcome['nodeid'].split('::')[-1]} stopped at "
+                f"{outcome['violated']}"))
+            for clause_id in outcome["clauses"]:
+                if clause_id != outcome["violated"]:
                     per_clause.setdefault(clause_id, []).insert(0, unchecked)
-            clauses = [violated]
         for clause_id in clauses:
             per_clause.setdefault(clause_id, []).append(outcome)
     results = []
@@ -66,33 +111,82 @@ def aggregate(records: list[dict], known: dict[str, str], suite_clauses: set[str
         counts: dict[str, int] = {}
         for o in outcomes:
             counts[o["status"]] = counts.get(o["status"], 0) + 1
-        status, detail = _verdict(clause, outcomes, counts, known.get(clause.id))
-        reasons = list(dict.fromkeys(o["message"] for o in outcomes if o["status"] == "skipped"))
-        results.append(ClauseResult(clause.id, clause.title, clause.category,
-                                    clause.informational, status, detail, counts, reasons))
+        checks = [_check(clause, o, entries, upstream, accept_upstream) for o in outcomes
+                  if o["status"] == "failed" or classify(o, clause.id, upstream) == FIXES]
+        result = ClauseResult(
+            clause.id, clause.title, clause.category, clause.informational, "", "", counts,
+            list(dict.fromkeys(o["message"] for o in outcomes if o["status"] == "skipped")),
+            clause.level, list(dict.fromkeys(o["outcome"] for o in outcomes if o.get("outcome"))),
+            list(dict.fromkeys(c.symptom for c in checks if c.symptom)), None, checks)
+        declared = [e for e in entries if e.clause == clause.id]
+        result.status, result.detail = _verdict(clause, outcomes, checks, declared)
+        classes = {c.classification for c in checks if c.status != "pass"} or {
+            c.classification for c in checks}
+        result.classification = next((k for k in (NEW, INHERITS, FIXES) if k in classes), None)
+        results.append(result)
     return results
 
 
-def _verdict(clause, outcomes, counts, deviation):
-    failed = [o for o in outcomes if o["status"] == "failed"]
+def _check(clause, outcome, entries, upstream, accept_upstream) -> Check:
+    test = outcome["nodeid"].split("::")[-1]
+    kind = symptom(outcome) if outcome["status"] == "failed" else None
+    check = Check(outcome["nodeid"], "pass", kind, outcome["message"],
+                  classify(outcome, clause.id, upstream), reproducer=outcome.get("reproducer"))
+    if outcome["status"] != "failed":
+        return check
+    if kind == symptoms.HARNESS:
+        check.status, check.classification = "error", None
+        return check
+    entry = next((e for e in entries if e.matches(clause.id, test, kind)), None)
+    if entry is not None:
+        check.status, check.accepted_by = "xfail", entry.label()
+    elif accept_upstream and check.classification == INHERITS:
+        check.status, check.accepted_by = "xfail", UPSTREAM
+    else:
+        check.status = "fail"
+    return check
+
+
+def _describe(check: Check, ran: int, failed: int) -> str:
+    note = f", {check.classification}" if check.classification else ""
+    return (f"{failed}/{ran} failed; {check.test.split('::')[-1]}: [{check.symptom}{note}] "
+            f"{check.message}")
+
+
+def _verdict(clause, outcomes, checks, declared):
     ran = [o for o in outcomes if o["status"] in ("passed", "failed")]
-    if failed and not clause.informational:
-        first = failed[0]
-        detail = f"{len(failed)}/{len(ran)} failed; {first['nodeid'].split('::')[-1]}: " \
-                 f"{first['message']}"
-        if deviation:
-            return "xfail", f"known deviation ({deviation}); {detail}"
-        return "fail", detail
+    judged = [o for o in ran if o["status"] == "passed" or symptom(o) != symptoms.HARNESS]
+    failed = [c for c in checks if c.status in ("fail", "xfail")]
+    if not clause.informational:
+        for status in ("fail", "error", "xfail"):
+            found = [c for c in checks if c.status == status]
+            if not found:
+                continue
+            detail = _describe(found[0], len(judged), len(failed))
+            if status == "error":
+                detail = f"harness error, not the implementation's fault: {found[0].message}"
+            if status == "xfail":
+                why = found[0].accepted_by
+                reason = next((e.reason for e in declared if e.label() == why), why)
+                detail = f"accepted ({reason}); {detail}"
+            return status, detail
     if ran:
         observations = [o["message"] for o in outcomes if o["status"] == "passed" and o["message"]]
         detail = observations[0] if clause.informational and observations else \
             f"{len(ran)} passed"
+        failed = [o for o in outcomes if o["status"] == "failed"]
         if clause.informational and failed:
             detail = f"informational: {failed[0]['message']}"
+        outs = list(dict.fromkeys(o["outcome"] for o in outcomes if o.get("outcome")))
+        if outs:
+            detail += f" ({'; '.join(outs)})"
+        fixes = [c for c in checks if c.classification == FIXES]
+        if fixes:
+            detail += f"; {FIXES}: {len(fixes)} check(s) upstream 7.8.1 fails"
         skipped = [o for o in outcomes if o["status"] == "skipped"]
         if skipped:
             detail += f", {len(skipped)} skipped"
-        if deviation:
+        if declared:
             return "xpass", f"declared as a known deviation but passes ({detail})"
         return "pass", detail
     skipped = [o for o in outcomes if o["status"] == "skipped"]
@@ -101,12 +195,28 @@ def _verdict(clause, outcomes, counts, deviation):
     return "skip", "no test of this clause ran"
 
 
-def exit_code(results: list[ClauseResult]) -> int:
-    return 1 if any(r.status == "fail" for r in results) else 0
+def stale(entries: list[deviations.Entry], results: list[ClauseResult],
+          records: list[dict]) -> list[deviations.Entry]:
+    """Entries that excused no failure though a test they name ran."""
+    used = {(r.id, c.accepted_by) for r in results for c in r.checks}
+    ran = [(o["nodeid"].split("::")[-1], o["clauses"]) for o in final_outcomes(records).values()
+           if o["status"] in ("passed", "failed")]
+    return [e for e in entries if (e.clause, e.label()) not in used and any(
+        e.clause in clauses and (e.test is None or deviations.glob(e.test, test))
+        for test, clauses in ran)]
 
 
-def table(results: list[ClauseResult], width: int = 100) -> str:
-    """One line per clause, then the full detail of each failure and the skip reasons."""
+def exit_code(results: list[ClauseResult], stale_entries: list | None = None) -> int:
+    """0 conforming, 1 any fail (or, given them, stale entries), 3 a harness error and no fail."""
+    if any(r.status == "fail" for r in results) or stale_entries:
+        return 1
+    return 3 if any(r.status == "error" for r in results) else 0
+
+
+def table(results: list[ClauseResult], stale_entries: list | None = None,
+          width: int = 100) -> str:
+    """One line per clause, then each failure's symptom and classification, stale
+    deviations and the skip reasons."""
     lines = [f"{'clause':<7}{'status':<7} detail", "-" * width]
     for r in results:
         detail = f"{r.title}: {r.detail}"
@@ -117,8 +227,16 @@ def table(results: list[ClauseResult], width: int = 100) -> str:
     counts = {s: sum(r.status == s for r in results) for s in STATUSES}
     lines.append(", ".join(f"{n} {s}" for s, n in counts.items() if n))
     for r in results:
-        if r.status in ("fail", "xfail", "xpass"):
+        if r.status in ("fail", "xfail", "xpass", "error"):
             lines.append(f"{r.id} {r.status}: {r.detail}")
+        for c in r.checks:
+            if c.status != "pass" or c.classification:
+                extra = "".join(f"; {k}: {v}" for k, v in (
+                    ("accepted by", c.accepted_by), ("reproducer", c.reproducer)) if v)
+                lines.append(f"  {c.status:<6}{c.test.split('::')[-1]}: {c.symptom or 'pass'}"
+                             f"{f' ({c.classification})' if c.classification else ''}{extra}")
+    for e in stale_entries or []:
+        lines.append(f"stale deviation: {e.label()} ({e.where}) matched no failure")
     reasons = dict.fromkeys(reason for r in results for reason in r.skip_reasons)
     lines += [f"skipped: {reason}" for reason in reasons]
     return "\n".join(lines)
@@ -152,8 +270,12 @@ def write_atomically(path: str | os.PathLike, text: str) -> None:
         raise
 
 
-def to_json(results: list[ClauseResult], meta: dict) -> str:
-    doc = dict(meta, versions=versions(), exit_code=exit_code(results),
+def to_json(results: list[ClauseResult], meta: dict, stale_entries: list | None = None) -> str:
+    doc = dict(schema=SCHEMA, schema_version=SCHEMA_VERSION, **meta, versions=versions(),
+               exit_code=exit_code(results, stale_entries if meta.get("strict_deviations")
+                                   else None),
+               stale_deviations=[{"entry": e.label(), "where": e.where, "reason": e.reason}
+                                 for e in stale_entries or []],
                clauses=[asdict(r) for r in results])
     return json.dumps(doc, indent=2) + "\n"
 
@@ -162,15 +284,24 @@ def to_junit(results: list[ClauseResult], meta: dict) -> str:
     suite = ET.Element("testsuite", name=f"forget-conformance.{meta['suite']}",
                        tests=str(len(results)),
                        failures=str(sum(r.status == "fail" for r in results)),
+                       errors=str(sum(r.status == "error" for r in results)),
                        skipped=str(sum(r.status in ("skip", "xfail") for r in results)))
     props = ET.SubElement(suite, "properties")
-    for key in ("implementation", "device", "profile"):
+    for key in ("implementation", "device", "profile", "level"):
         ET.SubElement(props, "property", name=key, value=str(meta.get(key)))
     for r in results:
         case = ET.SubElement(suite, "testcase", classname=f"forget_conformance.{r.category}",
                              name=f"{r.id} {r.title}")
-        if r.status == "fail":
-            ET.SubElement(case, "failure", message=r.detail[:500]).text = r.detail
+        facts = {"status": r.status, "level": r.level, "outcome": "; ".join(r.outcomes),
+                 "symptom": ", ".join(r.symptoms), "classification": r.classification,
+                 "reproducer": ", ".join(c.reproducer for c in r.checks if c.reproducer)}
+        case_props = ET.SubElement(case, "properties")
+        for key, value in facts.items():
+            if value:
+                ET.SubElement(case_props, "property", name=key, value=str(value))
+        if r.status in ("fail", "error"):
+            tag = "failure" if r.status == "fail" else "error"
+            ET.SubElement(case, tag, message=r.detail[:500]).text = r.detail
         elif r.status in ("skip", "xfail"):
             ET.SubElement(case, "skipped", message=f"{r.status}: {r.detail}"[:500])
         else:
@@ -183,4 +314,4 @@ def to_junit(results: list[ClauseResult], meta: dict) -> str:
 def meta(opts, impl, known_file: str | None) -> dict:
     return {"implementation": {"name": impl.name, "target": impl.target},
             "suite": opts.suite, "device": opts.device, "profile": opts.profile,
-            "known_deviations": known_file, "argv": sys.argv[1:]}
+            "level": opts.level, "known_deviations": known_file, "argv": sys.argv[1:]}

@@ -32,6 +32,8 @@ class RunOptions:
     jobs: int = 1
     max_examples: int | None = None
     seed: int | None = None
+    level: str = "contract"
+    select: list[str] | None = None  # node ids: run only these (the upstream oracle's rerun)
     extra_env: dict[str, str] = field(default_factory=dict)
 
 
@@ -69,11 +71,15 @@ def missing_suites(suite: str) -> list[str]:
 
 def _command(opts: RunOptions, results: Path, deselect: list[str]) -> list[str]:
     paths = suite_paths(opts.suite)
-    cmd = [sys.executable, "-m", "pytest", *map(str, paths),
-           "--rootdir", os.path.commonpath(paths), "-c", str(Path(__file__).with_name("suite.ini")),
+    root = os.path.commonpath(paths)
+    targets = map(str, paths) if opts.select is None else (
+        os.path.join(root, nodeid) for nodeid in opts.select)
+    cmd = [sys.executable, "-m", "pytest", *targets, "--rootdir", root,
+           "-c", str(Path(__file__).with_name("suite.ini")),
            "-q", "--no-header", "--tb=no", "-rN", "-p", "no:cacheprovider",
            "--forget-impl", opts.impl, "--forget-device", opts.device,
-           "--forget-profile", opts.profile, "--forget-results", str(results),
+           "--forget-profile", opts.profile, "--forget-level", opts.level,
+           "--forget-results", str(results),
            "--timeout", str(opts.timeout), "--timeout-method", "signal"]
     if opts.jobs > 1:
         cmd += ["-n", str(opts.jobs)]
@@ -158,7 +164,8 @@ def run(opts: RunOptions) -> RunResult:
             for start in unfinished:
                 records.append({"event": "report", "nodeid": start["nodeid"], "when": "call",
                                 "status": "failed", "clauses": start["clauses"],
-                                "violated": None, "message": reason})
+                                "violated": None, "message": reason,
+                                "symptom": "hang" if hung else "crash"})
             if not unfinished:
                 break
     return RunResult(records, crashes)

@@ -14,6 +14,7 @@ from typing import Any
 
 from forget_conformance.fuzz import compare
 
+from forget_conformance import symptoms
 from forget_conformance.catalogue import ClauseViolation
 from forget_conformance.graph import (
     Graph,
@@ -83,7 +84,23 @@ def run_check(check: str, graph: Graph, forget: Callable, device: Any = None) ->
                   expected_calls(graph, forgetting=True), tuple(sorted(capture_leaves(graph))))
     diff = next(found, None)
     if diff is not None:
-        raise ClauseViolation(clause_of(graph, diff), diff.message) from diff.error
+        raise ClauseViolation(clause_of(graph, diff), diff.message,
+                              symptom_of(diff)) from diff.error
+
+
+def symptom_of(diff: compare.Difference) -> str:
+    """The symptom (``forget_conformance.symptoms``) a difference shows."""
+    if diff.what == "error":
+        return symptoms.of(diff.error)
+    if diff.what == "calls":
+        return "call-count"
+    if diff.what in ("leak", "state"):
+        return "state-changed"
+    if "no gradient where" in diff.message:
+        return "gradient-none"
+    if "a gradient where" in diff.message:
+        return "gradient-unexpected"
+    return "value-mismatch"
 
 
 def check_differential(graph: Graph, forget: Callable, device: Any = None) -> None:

@@ -1,0 +1,49 @@
+"""The three-way oracle: the failing tests of a run, run again on upstream Chainer 7.8.1.
+
+Only failing tests are rerun, plus the passing tests that the shipped upstream
+deviations file names (to tell where an implementation fixes upstream), so the extra
+cost follows the failures. ``report.classify`` compares the two runs per test.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+
+from forget_conformance import deviations, report, runner, symptoms
+
+TARGET = "chainer.functions:forget"
+SHIPPED = "chainer-7.8.1"
+
+
+def to_rerun(records: list[dict]) -> list[str]:
+    """Node ids worth running on upstream: failures (not harness errors), and passes of
+    tests that upstream is known to fail."""
+    known = deviations.load(SHIPPED)
+    picked = []
+    for nodeid, outcome in report.final_outcomes(records).items():
+        if outcome["status"] == "failed":
+            if report.symptom(outcome) != symptoms.HARNESS:
+                picked.append(nodeid)
+        elif outcome["status"] == "passed" and any(
+                e.clause in outcome["clauses"] and (e.test is None or deviations.glob(
+                    e.test, nodeid.split("::")[-1])) for e in known):
+            picked.append(nodeid)
+    return picked
+
+
+def rerun(opts: runner.RunOptions, records: list[dict]) -> dict[str, dict] | None:
+    """Node id -> final record of the same test on upstream; None if upstream could not run."""
+    if opts.impl == TARGET:
+        return report.final_outcomes(records)
+    picked = to_rerun(records)
+    if not picked:
+        return {}
+    with tempfile.TemporaryDirectory(prefix="forget-upstream-") as scratch:
+        # Upstream's own fuzz reproducers are of no use to the user: kept out of their folder.
+        env = dict(opts.extra_env, FORGET_FUZZ_FAILURES=scratch)
+        result = runner.run(dataclasses.replace(opts, impl=TARGET, select=picked, jobs=1,
+                                                extra_env=env))
+    if result.usage_error:
+        return None
+    return report.final_outcomes(result.records)
