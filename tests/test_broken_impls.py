@@ -10,8 +10,9 @@ from tests.helpers import failing, run_cli
 def test_rejected_with_expected_clauses(name, tmp_path):
     primary, expected = variants.EXPECTED[name]
     report = tmp_path / "report.json"
+    level = "drop-in" if primary == "U1" else "contract"
     proc = run_cli("--impl", f"tests.broken.variants:{name}", "--report-json", str(report),
-                   "--no-upstream-oracle")  # classification: tests/test_verdicts_cli.py
+                   "--level", level, "--no-upstream-oracle")  # oracle: test_verdicts_cli.py
     assert proc.returncode == 1, proc.stdout + proc.stderr
     got = failing(report)
     assert primary in got, f"{name}: {primary} not among failing clauses {sorted(got)}"

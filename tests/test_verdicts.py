@@ -101,6 +101,17 @@ def test_expect_error_symptoms(call, symptom):
     assert caught.value.symptom == symptom
 
 
+@pytest.mark.parametrize("check, arg", [
+    (test_errors.test_tuple_element_error_names_position, 2),
+    (test_errors.test_non_variable_result_is_runtime_error, None),
+])
+def test_d5_requires_the_facts_not_the_wording(check, arg):
+    check(verdicts.reworded, CPU, arg)
+    with pytest.raises(symptoms.Symptomatic) as caught:
+        check(verdicts.vague_errors, CPU, arg)
+    assert caught.value.symptom == "message-facts"
+
+
 def _no_forget(func, *xs):
     """Correct in every way D8 looks at: second-order gradients as on the plain path."""
     return func(*xs)

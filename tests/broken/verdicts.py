@@ -2,7 +2,8 @@
 
 ``reworded`` is correct and differs from upstream 7.8.1 only in its messages;
 ``upstream_alias`` is upstream itself under another import path;
-``upstream_plus_one`` has all of upstream's defects and one new one (D5).
+``upstream_plus_one`` has all of upstream's defects and one new one (D5);
+``vague_errors`` raises the right types with messages that omit position and type (D5).
 Name one as ``tests.broken.verdicts:NAME``.
 """
 
@@ -49,3 +50,17 @@ def upstream_plus_one(func, *xs):
     if not callable(func):
         raise ValueError("func is not callable")
     return F.forget(func, *xs)
+
+
+class _VagueErrors(ref._Forget):
+    """The reference, but a bad result's RuntimeError names neither element nor type."""
+
+    def call(self, xs):
+        try:
+            return super().call(xs)
+        except RuntimeError:
+            raise RuntimeError("func returned something that is not a Variable") from None
+
+
+def vague_errors(func, *xs):
+    return ref.apply_forget(_VagueErrors(func), ref.wrap_args(xs))
