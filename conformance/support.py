@@ -50,6 +50,12 @@ def check_close(what: str, actual, expected, clause: str | None = None) -> None:
         _fail(clause, "value-mismatch", f"{what}: {reason}")
 
 
+def require(condition: bool, symptom: str, message: str) -> None:
+    """Fail with ``symptom`` (``forget_conformance.symptoms``) unless ``condition`` holds."""
+    if not condition:
+        raise symptoms.Symptomatic(symptom, message)
+
+
 def _fail(clause: str | None, symptom: str, message: str):
     if clause:
         raise ClauseViolation(clause, message, symptom)

@@ -3,7 +3,7 @@
 import chainer
 import chainer.functions as F
 import pytest
-from forget_conformance.conformance.support import CallLog, variables, weighted_sum
+from forget_conformance.conformance.support import CallLog, require, variables, weighted_sum
 
 
 @pytest.mark.clause("D4")
@@ -12,11 +12,14 @@ def test_called_once_without_graph_then_once_with(forget, forget_device, n_outpu
     log = CallLog(lambda a: (F.tanh(a),) * n_outputs if n_outputs > 1 else F.tanh(a))
     (x,) = variables(forget_device, (3,))
     y = forget(log, x)
-    assert len(log.calls) == 1, f"forward called func {len(log.calls)} times"
-    assert log.calls[0]["enable_backprop"] is False, "forward call built a graph"
+    require(len(log.calls) == 1, "call-count", f"forward called func {len(log.calls)} times")
+    require(log.calls[0]["enable_backprop"] is False, "state-changed",
+            "forward call built a graph")
     weighted_sum(y if isinstance(y, tuple) else [y]).backward()
-    assert len(log.calls) == 2, f"forward + backward called func {len(log.calls)} times"
-    assert log.calls[1]["enable_backprop"] is True, "recomputation ran without a graph"
+    require(len(log.calls) == 2, "call-count",
+            f"forward + backward called func {len(log.calls)} times")
+    require(log.calls[1]["enable_backprop"] is True, "state-changed",
+            "recomputation ran without a graph")
 
 
 @pytest.mark.clause("D4")
@@ -25,4 +28,4 @@ def test_forward_only_calls_once(forget, forget_device):
     (x,) = variables(forget_device, (3,))
     with chainer.using_config("enable_backprop", True):
         forget(log, x)
-    assert len(log.calls) == 1, f"forward alone called func {len(log.calls)} times"
+    require(len(log.calls) == 1, "call-count", f"forward alone called func {len(log.calls)} times")

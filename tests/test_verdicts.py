@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 import chainer
 import numpy as np
 import pytest
-from forget_conformance.conformance import support, test_errors
+from forget_conformance.conformance import support, test_calls, test_errors, test_stateful
 from forget_conformance.reference import forget as reference
 
 from forget_conformance import catalogue, deviations, devices, report, symptoms
@@ -50,6 +50,20 @@ def test_check_close_names_the_symptom(actual, symptom):
     with pytest.raises(symptoms.Symptomatic) as caught:
         support.check_close("g", actual, np.arange(1, 5, dtype=np.float32))
     assert symptoms.of(caught.value) == symptom
+
+
+@pytest.mark.parametrize("check, impl, symptom", [
+    (test_calls.test_forward_only_calls_once, variants.extra_call, "call-count"),
+    (test_stateful.test_only_recomputation_is_flagged, variants.flag_leaked, "state-changed"),
+    (test_stateful.test_only_recomputation_is_flagged, variants.recompute_not_flagged,
+     "state-changed"),
+])
+def test_failures_name_their_symptom(check, impl, symptom):
+    check(reference, CPU)
+    with chainer.using_config("in_recomputing", False), pytest.raises(
+            symptoms.Symptomatic) as caught:
+        check(impl, CPU)
+    assert caught.value.symptom == symptom
 
 
 def test_unexpected_gradient_and_factor_in_message():
