@@ -17,7 +17,7 @@ from typing import Any
 
 import hypothesis
 from forget_conformance.fuzz import oracle, reproducer
-from hypothesis import given, note, settings
+from hypothesis import given, note
 from hypothesis.control import current_build_context
 from hypothesis.database import DirectoryBasedExampleDatabase, ExampleDatabase
 
@@ -100,7 +100,7 @@ def fuzz(check: str, strategy: hypothesis.strategies.SearchStrategy, implementat
     if seed:
         options["derandomize"] = False
 
-    @settings(**options)
+    @profiles.hypothesis_settings(**options)
     @given(graph=strategy)
     def prop(graph) -> None:
         progress.tick()
