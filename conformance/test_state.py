@@ -1,37 +1,113 @@
-"""T5: no state left behind when forget returns or raises."""
+"""T5: no state left behind when forget returns or raises, in every mode."""
 
 import chainer
 import chainer.functions as F
+import chainer.links as L
 import pytest
-from forget_conformance.conformance.support import variables
+from forget_conformance.conformance.support import (
+    check_close,
+    check_params,
+    clone,
+    data,
+    variables,
+    weighted_sum,
+)
 
 from forget_conformance import state
+
+FORWARD, RECOMPUTE = 0, 1  # the index of func's call that raises
 
 
 class Boom(Exception):
     """Raised by func on purpose."""
 
 
-@pytest.mark.clause("T5")
-def test_config_restored_after_func_raises_in_forward(forget, forget_device):
-    def func(a):
-        raise Boom("func failed in the forward call")
+class FailOn:
+    """Calls ``inner``, then raises on the call numbered ``failing`` (0 is the forward call)."""
 
+    def __init__(self, inner, failing: int) -> None:
+        self.inner, self.failing, self.calls = inner, failing, 0
+
+    def __call__(self, *args):
+        out = self.inner(*args)
+        self.calls += 1
+        if self.calls - 1 == self.failing:
+            raise Boom(f"func failed on call {self.failing}")
+        return out
+
+
+def _forget_step(forget, func, x) -> None:
+    weighted_sum([forget(func, x)]).backward()
+
+
+@pytest.mark.clause("T5")
+@pytest.mark.parametrize("failing", [FORWARD, RECOMPUTE], ids=["forward", "recompute"])
+def test_config_restored_after_func_raises(forget, forget_device, failing):
     (x,) = variables(forget_device, (3,))
-    before = state.snapshot()
+    func = FailOn(F.tanh, failing)
+    with chainer.using_config("train", False), \
+            chainer.using_config("forget_conformance_key", "caller's"):
+        before = state.snapshot()
+        with pytest.raises(Boom):
+            _forget_step(forget, func, x)
+        leaked = state.leaks(before, state.snapshot(), rng=False)
+    where = ("forward call", "recomputation")[failing]
+    assert not leaked, f"after func raised in the {where}: " + "; ".join(leaked)
+
+
+def _bn_model():
+    return chainer.Sequential(L.Linear(4, 4), L.BatchNormalization(4), F.tanh)
+
+
+@pytest.mark.clause("T5")
+@pytest.mark.parametrize("failing", [FORWARD, RECOMPUTE], ids=["forward", "recompute"])
+def test_next_step_after_exception_like_plain(forget, forget_device, failing):
+    """A failed step, then a normal one: gradients and BatchNormalization state as plain."""
+    base = _bn_model().to_device(forget_device)
+    plain, forgetting = clone(base), clone(base)
+    x = chainer.Variable(data(forget_device, (6, 4)))
+    with pytest.raises(Boom):  # the plain path fails in its only call
+        FailOn(plain, FORWARD)(x)
     with pytest.raises(Boom):
-        forget(func, x)
-    leaked = state.leaks(before, state.snapshot(), rng=False)
-    assert not leaked, "after func raised in forward: " + "; ".join(leaked)
+        _forget_step(forget, FailOn(forgetting, failing), x)
+    for model, use_forget in ((plain, False), (forgetting, True)):
+        model.cleargrads()
+        xs = chainer.Variable(data(forget_device, (6, 4), seed=1))
+        weighted_sum([forget(model, xs) if use_forget else model(xs)]).backward()
+    where = ("forward call", "recomputation")[failing]
+    check_params(f"after func raised in the {where}, next step's gradient of",
+                 forgetting, plain)
+    for key in ("avg_mean", "avg_var"):
+        check_close(f"after func raised in the {where}, next step's BatchNormalization {key}",
+                    getattr(forgetting[1], key), getattr(plain[1], key))
+
+
+def _plain_and_forget(forget, link, x):
+    """Both calls under the current mode, and what forget left changed."""
+    before = state.snapshot()
+    plain, got = link(x), forget(link, x)
+    return plain, got, state.leaks(before, state.snapshot(), rng=False)
 
 
 @pytest.mark.clause("T5")
-def test_no_backprop_mode_result_like_plain(forget, forget_device):
-    (x,) = variables(forget_device, (3,))
-    with chainer.no_backprop_mode():
-        plain = F.tanh(x)
-        got = forget(F.tanh, x)
+@pytest.mark.parametrize("how", ["context", "assignment"])
+def test_no_backprop_mode_like_plain(forget, forget_device, how):
+    """Under no_backprop_mode (or enable_backprop set False): result and config as plain."""
+    link = L.Linear(3, 2).to_device(forget_device)
+    (x,) = variables(forget_device, (4, 3))
+    if how == "context":
+        with chainer.no_backprop_mode():
+            plain, got, leaked = _plain_and_forget(forget, link, x)
+    else:
+        outer = state.snapshot()
+        try:
+            chainer.config.enable_backprop = False
+            plain, got, leaked = _plain_and_forget(forget, link, x)
+        finally:
+            state.restore(outer)
+    assert not leaked, "after forget with backprop disabled: " + "; ".join(leaked)
     assert isinstance(got, chainer.Variable), f"got {type(got).__name__}, not a Variable"
     assert (got.creator is None) == (plain.creator is None), (
-        f"under no_backprop_mode the result has creator {got.creator!r}; "
+        f"with backprop disabled the result has creator {got.creator!r}; "
         f"the plain call's has {plain.creator!r}")
+    check_close("result with backprop disabled", got, plain)
