@@ -65,15 +65,16 @@ def test_next_step_after_exception_like_plain(forget, forget_device, failing):
     """A failed step, then a normal one: gradients and BatchNormalization state as plain."""
     base = _bn_model().to_device(forget_device)
     plain, forgetting = clone(base), clone(base)
-    x = chainer.Variable(data(forget_device, (6, 4)))
-    with pytest.raises(Boom):  # the plain path fails in its only call
-        FailOn(plain, FORWARD)(x)
-    with pytest.raises(Boom):
-        _forget_step(forget, FailOn(forgetting, failing), x)
     for model, use_forget in ((plain, False), (forgetting, True)):
+        x = chainer.Variable(data(forget_device, (6, 4)))
+        with pytest.raises(Boom):  # the plain path fails in its only call
+            if use_forget:
+                _forget_step(forget, FailOn(model, failing), x)
+            else:
+                FailOn(model, FORWARD)(x)
         model.cleargrads()
-        xs = chainer.Variable(data(forget_device, (6, 4), seed=1))
-        weighted_sum([forget(model, xs) if use_forget else model(xs)]).backward()
+        x = chainer.Variable(data(forget_device, (6, 4), seed=1))
+        weighted_sum([forget(model, x) if use_forget else model(x)]).backward()
     where = ("forward call", "recomputation")[failing]
     check_params(f"after func raised in the {where}, next step's gradient of",
                  forgetting, plain)
