@@ -112,3 +112,35 @@ def test_no_backprop_mode_like_plain(forget, forget_device, how):
         f"with backprop disabled the result has creator {got.creator!r}; "
         f"the plain call's has {plain.creator!r}")
     check_close("result with backprop disabled", got, plain)
+
+
+def _outcome(forget, func, x) -> str:
+    """What forget returns (its structure) or raises (the exception's type)."""
+    try:
+        out = forget(func, x)
+    except Exception as exc:  # noqa: BLE001 - the type is the outcome
+        return f"raises {type(exc).__name__}"
+    if isinstance(out, tuple):
+        return f"returns a tuple of {[type(o).__name__ for o in out]}"
+    return f"returns a {type(out).__name__}"
+
+
+OUTCOME_FUNCS = {
+    "variable": lambda a: a * 2,
+    "one_tuple": lambda a: (a * 2,),
+    "two_tuple": lambda a: (a * 2, a + 1),
+    "ndarray": lambda a: a.array * 2,
+    "tuple_with_ndarray": lambda a: (a * 2, a.array),
+}
+
+
+@pytest.mark.clause("T5")
+@pytest.mark.parametrize("kind", sorted(OUTCOME_FUNCS))
+def test_no_backprop_mode_returns_and_rejects_as_with_backprop(forget, forget_device, kind):
+    """Under no_backprop_mode forget returns, and rejects, what it does with backprop on."""
+    func = OUTCOME_FUNCS[kind]
+    (x,) = variables(forget_device, (3,))
+    want = _outcome(forget, func, x)
+    with chainer.no_backprop_mode():
+        got = _outcome(forget, func, x)
+    assert got == want, f"under no_backprop_mode forget {got}; with backprop it {want}"
