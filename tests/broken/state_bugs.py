@@ -214,16 +214,16 @@ global_only_snapshot = _variant(_GlobalOnlySnapshot)
 forward_under_defaults = _variant(_ForwardUnderDefaults)
 
 _RAISES = {"test_config_restored_after_func_raises", "test_next_step_after_exception_like_plain"}
+_OUTCOMES = "test_no_backprop_mode_returns_and_rejects_as_with_backprop"
 _THREADS = "test_threads_keep_their_own_config"
 _CALLERS = "test_func_runs_under_callers_config"
 
 EXPECTED: dict[str, tuple[set[str], set[str]]] = {
-    "restore_only_on_success": ({"T5"}, _RAISES),
+    "restore_only_on_success": ({"T5"}, _RAISES | {_OUTCOMES}),
     "recompute_flags_kept_on_raise": ({"T5"}, _RAISES),
-    "drops_backprop_override": ({"T5"}, {"test_no_backprop_mode_like_plain"}),
+    "drops_backprop_override": ({"T5"}, {"test_no_backprop_mode_like_plain", _OUTCOMES}),
     "always_builds_node": ({"T5"}, {"test_no_backprop_mode_like_plain"}),
-    "shortcut_without_backprop": ({"T5"}, {
-        "test_no_backprop_mode_returns_and_rejects_as_with_backprop"}),
+    "shortcut_without_backprop": ({"T5"}, {_OUTCOMES}),
     "device_of_first_argument": ({"T4"}, {"test_no_arguments"}),
     "memoised_backward": ({"T4"}, {"test_backward_twice_like_plain"}),
     "frees_after_backward": ({"T4"}, {"test_backward_twice_like_plain"}),
