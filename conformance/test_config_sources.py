@@ -1,4 +1,4 @@
-"""T2, T5: the configuration forget's calls of func run under, wherever it was set."""
+"""T2: the configuration both calls of func run under, wherever it was set; none of it changed."""
 
 import contextlib
 import functools
