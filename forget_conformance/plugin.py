@@ -3,7 +3,8 @@
 Options: ``--forget-impl MODULE:ATTR`` (or ``$FORGET_IMPL``; aliases ``reference``,
 ``chainer``), ``--forget-device cpu|gpu|all``, ``--forget-profile ci|dev|full|nightly``,
 ``--forget-known-deviations FILE`` (marks those clauses' tests xfail) and
-``--forget-results PATH`` (one JSON line per test phase, read by the CLI).
+``--forget-results PATH`` (one JSON line per collected test and per test phase,
+read by the CLI).
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         ids = clause_ids(item)
         for clause_id in ids:
             catalogue.get(clause_id)  # an unknown ID is a collection error
+        _emit(config, {"event": "collected", "nodeid": item.nodeid, "clauses": ids})
         declared = [c for c in ids if c in known]
         if declared:
             reason = "; ".join(f"{c}: {known[c]}" for c in declared)
