@@ -13,6 +13,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from forget_conformance.bench import gate, report, runner, workloads
 from forget_conformance.bench.plot import plot_depth_sweep
@@ -124,6 +125,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.plot:
         for device in {r.device for r in rows}:
             path = args.plot if device == devices.CPU else _gpu_plot(args.plot)
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
             if not plot_depth_sweep(rows, path, args.impl, device):
                 print("--plot: no workload was swept over depth; nothing plotted",
                       file=sys.stderr)

@@ -13,6 +13,7 @@ import os
 import select
 import signal
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
@@ -55,7 +56,7 @@ def check_outputs(outputs: dict[str, str | None]) -> None:
     """Each named output path (option -> path) must be a distinct, writable file path.
 
     Missing parent folders are fine (the writer creates them) as long as the
-    nearest existing ancestor is a writable folder.
+    nearest existing ancestor is a folder where files can be created.
     """
     seen: dict[Path, str] = {}
     for option, path in outputs.items():
@@ -70,15 +71,16 @@ def check_outputs(outputs: dict[str, str | None]) -> None:
         seen[resolved] = option
         if target.is_dir():
             raise UsageError(f"{option} {path}: is a directory")
-        if target.exists() and not os.access(target, os.W_OK):
-            raise UsageError(f"{option} {path}: not writable")
         parent = target.parent
         while not parent.exists():
             parent = parent.parent
         if not parent.is_dir():
             raise UsageError(f"{option} {path}: {parent} is not a directory")
-        if not os.access(parent, os.W_OK | os.X_OK):
-            raise UsageError(f"{option} {path}: cannot create files in {parent}")
+        try:  # the report is renamed into place: creating a file there is what counts
+            tempfile.TemporaryFile(dir=parent).close()
+        except OSError as exc:
+            raise UsageError(f"{option} {path}: cannot create files in {parent} "
+                             f"({exc.strerror})") from None
 
 
 def probe_implementation(name: str, timeout: float) -> str:
