@@ -3,8 +3,9 @@
 Exit status: 0 success; 1 a ratio regressed past its threshold against
 ``--compare`` (or an implementation failed a case the baseline has); 2 usage
 error before anything ran (bad implementation, workload, number or output path;
-unreadable baseline; a case the memory model says cannot fit); 3 ``--compare``
-compared no case; 130 / 143 interrupted by SIGINT / SIGTERM (nothing written).
+unreadable baseline; a case the memory model says cannot fit); 3 no device was
+usable, or ``--compare`` compared no case; 130 / 143 interrupted by SIGINT /
+SIGTERM (nothing written).
 """
 
 from __future__ import annotations
@@ -113,6 +114,9 @@ def _run(args: argparse.Namespace) -> int:
         _check_fits(plan, device)
     for meter in meters.values():
         rows += runner.run(plan, impls, meter)
+    if not meters:
+        print(f"{PROG}: nothing was measured: no selected device is usable", file=sys.stderr)
+        return 3
 
     code = _gate(args, rows, baseline, impls, plan) if baseline is not None else 0
     print(report.format_table([r for r in rows if r.depth == args.depth]))

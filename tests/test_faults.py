@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import stat
 
 import pytest
@@ -193,3 +194,26 @@ def test_tests_not_run_are_errors_not_skips():
     assert report.exit_code([d1]) == 3
     assert '<error message="1/2 tests not run' in report.to_junit(
         [d1], {"suite": "conformance"})
+
+
+def test_bench_without_a_usable_device_is_not_a_pass(monkeypatch, capsys):
+    def no_device(device):
+        raise RuntimeError("GPU skipped: no CUDA device")
+
+    monkeypatch.setattr(bench_cli, "meter_for", no_device)
+    assert bench_cli.main(["--impl", "reference", "--device", "gpu"]) == 3
+    err = capsys.readouterr().err
+    assert err.splitlines()[-1] == \
+        "forget-bench: nothing was measured: no selected device is usable"
+
+
+def test_bench_interrupted_writes_nothing(monkeypatch, tmp_path, capsys):
+    def interrupted(*args):
+        os.kill(os.getpid(), signal.SIGINT)
+        pytest.fail("the signal did not stop the run")
+
+    monkeypatch.setattr(runner, "run", interrupted)
+    out = tmp_path / "r.json"
+    assert bench_cli.main(["--impl", "reference", *QUICK, "--json", str(out)]) == 130
+    assert capsys.readouterr().err.splitlines()[-1] == "forget-bench: interrupted"
+    assert not out.exists()
