@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import faulthandler
 import math
 import os
 import select
@@ -93,6 +94,7 @@ def probe_implementation(name: str, timeout: float) -> str:
     if pid == 0:  # the child: import, report, exit without running any cleanup
         os.close(read_end)
         os.setpgid(0, 0)
+        _silence()  # the verdict is the one line the parent prints
         message = ""
         try:
             impl.resolve(name)
@@ -123,6 +125,13 @@ def probe_implementation(name: str, timeout: float) -> str:
                          f"({signal.Signals(os.WTERMSIG(status)).name})")
     raise UsageError(f"importing {target!r} exited the process "
                      f"(status {os.WEXITSTATUS(status)})")
+
+
+def _silence() -> None:
+    faulthandler.disable()
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
 
 
 def _kill_group(pid: int) -> None:
