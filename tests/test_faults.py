@@ -26,15 +26,15 @@ def _one_line_error(capsys, needle: str) -> None:
 
 
 @pytest.mark.parametrize("prog", CLIS)
-@pytest.mark.parametrize("fault, needle", [
-    ("hang", "did not finish within 1 s"),
-    ("abort", "killed its process (SIGABRT)"),
-    ("exit", "exited the process (status 7)"),
+@pytest.mark.parametrize("fault, timeout, needle", [
+    ("hang", "1", "did not finish within 1 s"),
+    ("abort", "60", "killed its process (SIGABRT)"),
+    ("exit", "60", "exited the process (status 7)"),
 ])
-def test_an_import_that_hangs_or_crashes_is_a_usage_error(prog, fault, needle, monkeypatch,
-                                                          capsys):
+def test_an_import_that_hangs_or_crashes_is_a_usage_error(prog, fault, timeout, needle,
+                                                          monkeypatch, capsys):
     monkeypatch.setenv("FORGET_FAULT_IMPORT", fault)
-    code = CLIS[prog](["--impl", "tests.broken.faults_import:forget", "--timeout", "1"])
+    code = CLIS[prog](["--impl", "tests.broken.faults_import:forget", "--timeout", timeout])
     assert code == 2
     _one_line_error(capsys, f"{prog}: error: importing 'tests.broken.faults_import:forget' "
                             + needle)
