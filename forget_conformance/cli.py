@@ -1,7 +1,9 @@
 """``forget-conformance``: a per-clause verdict for a ``forget`` implementation.
 
 Exit codes: 0 when every failing clause is a declared known deviation, 1 when
-the implementation does not conform, 2 on a usage error.
+the implementation does not conform, 2 on a usage error (nothing ran), 3 when
+clauses could not be checked (errors, or every clause skipped), 130 / 143 when
+interrupted by SIGINT / SIGTERM (no report is written).
 """
 
 from __future__ import annotations
@@ -12,10 +14,23 @@ import sys
 import time
 
 from forget_conformance import deviations, impl, profiles, report, runner
+from forget_conformance.interrupts import Interrupted, raised_on_signals
+from forget_conformance.options import (
+    Parser,
+    UsageError,
+    at_least_one,
+    check_outputs,
+    fail,
+    non_negative_int,
+    positive_float,
+    probe_implementation,
+)
+
+PROG = "forget-conformance"
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="forget-conformance",
         description="Check a chainer.functions.forget implementation against its contract.")
     p.add_argument("--impl", default=None,
@@ -31,63 +46,80 @@ def _parser() -> argparse.ArgumentParser:
                    + ", ".join(sorted(x.stem for x in deviations.SHIPPED.glob("*.txt"))) + ")")
     p.add_argument("--report-json", metavar="PATH")
     p.add_argument("--junit-xml", metavar="PATH")
-    p.add_argument("--timeout", type=float, default=60.0, help="seconds per test (default 60)")
-    p.add_argument("--jobs", type=int, default=1, help="parallel workers (pytest-xdist)")
-    p.add_argument("--max-examples", type=int, help="fuzz: hypothesis examples per test")
+    p.add_argument("--timeout", type=positive_float, default=60.0,
+                   help="seconds per test, and to import the implementation (default 60)")
+    p.add_argument("--jobs", type=at_least_one, default=1, help="parallel workers (pytest-xdist)")
+    p.add_argument("--max-restarts", type=non_negative_int, default=runner.MAX_RESTARTS,
+                   help="child processes restarted after crashes or hangs before giving up "
+                        "(default %(default)s)")
+    p.add_argument("--max-examples", type=at_least_one, help="fuzz: hypothesis examples per test")
     p.add_argument("--seed", type=int, help="fuzz: hypothesis seed")
     return p
-
-
-def _usage(message: str) -> int:
-    print(f"forget-conformance: error: {message}", file=sys.stderr)
-    return 2
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     sys.path.insert(0, os.getcwd())
     try:
-        implementation = impl.resolve(impl.chosen_name(args.impl))
+        with raised_on_signals():
+            return _run(args)
+    except UsageError as exc:
+        return fail(PROG, exc)
+    except Interrupted as exc:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return exc.exit_status
+
+
+def _run(args: argparse.Namespace) -> int:
+    check_outputs({"--report-json": args.report_json, "--junit-xml": args.junit_xml})
+    try:
         known = deviations.load(args.known_deviations) if args.known_deviations else {}
-    except (impl.ImplementationError, deviations.DeviationsError) as exc:
-        return _usage(str(exc))
+    except deviations.DeviationsError as exc:
+        raise UsageError(str(exc)) from None
     missing = runner.missing_suites(args.suite)
     if missing:
-        return _usage(f"suite {'/'.join(missing)} is not available in this installation yet")
-    if args.timeout <= 0 or args.jobs < 1:
-        return _usage("--timeout must be positive and --jobs at least 1")
-    opts = runner.RunOptions(impl=implementation.target, suite=args.suite, device=args.device,
+        raise UsageError(f"suite {'/'.join(missing)} is not available in this installation yet")
+    name = impl.chosen_name(args.impl)
+    target = probe_implementation(name, args.timeout)
+    implementation = impl.resolve(name)  # safe now: the import ended well in a child
+    opts = runner.RunOptions(impl=target, suite=args.suite, device=args.device,
                              profile=args.profile, timeout=args.timeout, jobs=args.jobs,
-                             max_examples=args.max_examples, seed=args.seed)
-    print(f"forget-conformance: {implementation.name} ({implementation.target}), "
+                             max_examples=args.max_examples, seed=args.seed,
+                             max_restarts=args.max_restarts)
+    print(f"{PROG}: {name} ({target}), "
           f"suite {args.suite}, device {args.device}, profile {args.profile}", file=sys.stderr)
     started = time.monotonic()
     outcome = runner.run(opts)
     if outcome.usage_error:
-        return _usage(f"the test run could not start: {outcome.usage_error}")
+        raise UsageError(f"the test run could not start: {outcome.usage_error}")
     suite_clauses = None if args.suite != "fuzz" else {
         c for r in outcome.records for c in r.get("clauses", [])}
     results = report.aggregate(outcome.records, known, suite_clauses)
     meta = report.meta(opts, implementation, args.known_deviations)
     meta["seconds"] = round(time.monotonic() - started, 2)
     meta["crashes"] = outcome.crashes
-    print(f"\n{implementation.name}: {meta['seconds']} s"
+    meta["gave_up"] = outcome.gave_up
+    print(f"\n{name}: {meta['seconds']} s"
           + (f", {outcome.crashes} crash/hang recoveries" if outcome.crashes else ""))
     print(report.table(results))
-    if results and all(r.status == "skip" for r in results):
-        print("forget-conformance: warning: every clause was skipped; nothing was checked",
+    if outcome.gave_up:
+        not_run = sum(r["status"] == "error" for r in outcome.records if r["event"] == "report")
+        print(f"{PROG}: gave up after {outcome.crashes} crashes; {not_run} tests not run",
               file=sys.stderr)
+    if report.nothing_checked(results):
+        print(f"{PROG}: nothing was checked: every clause was skipped", file=sys.stderr)
     if args.report_json:
         report.write_atomically(args.report_json, report.to_json(results, meta))
     if args.junit_xml:
         report.write_atomically(args.junit_xml, report.to_junit(results, meta))
     code = report.exit_code(results)
-    if code and not known:
-        failing = [r.id for r in results if r.status == "fail"]
-        print(f"does not conform: {', '.join(failing)}")
-    elif code:
-        print("does not conform beyond its known deviations: "
-              + ", ".join(r.id for r in results if r.status == "fail"))
+    failing = ", ".join(r.id for r in results if r.status == "fail")
+    errors = ", ".join(r.id for r in results if r.status == "error")
+    if code == 1:
+        print(("does not conform beyond its known deviations: " if known else
+               "does not conform: ") + failing)
+    if errors:
+        print(f"{PROG}: could not check {errors}", file=sys.stderr)
     return code
 
 

@@ -4,7 +4,8 @@ Options: ``--forget-impl MODULE:ATTR`` (or ``$FORGET_IMPL``; aliases ``reference
 ``chainer``), ``--forget-device cpu|gpu|all`` (or ``$FORGET_DEVICE``),
 ``--forget-profile ci|dev|full|nightly`` (or ``$FORGET_PROFILE``), ``--forget-level
 contract|drop-in``, ``--forget-known-deviations FILE`` (marks those clauses' tests
-xfail) and ``--forget-results PATH`` (one JSON line per test phase, read by the CLI).
+xfail) and ``--forget-results PATH`` (one JSON line per collected test and per test
+phase, read by the CLI).
 
 Installed, it is loaded into every pytest run of the environment, so it stays inert
 there: it imports neither Chainer nor hypothesis, loads no hypothesis profile, touches
@@ -187,6 +188,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         ids = clause_ids(item)
         for clause_id in ids:
             catalogue.get(clause_id)  # an unknown ID is a collection error
+        _emit(config, {"event": "collected", "nodeid": item.nodeid, "clauses": ids})
         declared = [c for c in ids if c in known]
         if declared:
             reason = "; ".join(f"{c}: {known[c]}" for c in declared)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from forget_conformance import catalogue
 
-STATUSES = ("pass", "fail", "xfail", "xpass", "skip")
+STATUSES = ("pass", "fail", "xfail", "xpass", "skip", "error")
 
 
 @dataclass
@@ -30,7 +30,7 @@ class ClauseResult:
 
 def _final_outcomes(records: list[dict]) -> dict[str, dict]:
     """One outcome per test: its worst phase, with the message that explains it."""
-    rank = {"failed": 3, "xpass": 2, "xfail": 2, "skipped": 1, "passed": 0}
+    rank = {"failed": 3, "error": 3, "xpass": 2, "xfail": 2, "skipped": 1, "passed": 0}
     out: dict[str, dict] = {}
     for r in records:
         if r.get("event") != "report":
@@ -83,6 +83,9 @@ def _verdict(clause, outcomes, counts, deviation):
         if deviation:
             return "xfail", f"known deviation ({deviation}); {detail}"
         return "fail", detail
+    errors = [o for o in outcomes if o["status"] == "error"]
+    if errors:
+        return "error", f"{len(errors)}/{len(outcomes)} tests {errors[0]['message']}"
     if ran:
         observations = [o["message"] for o in outcomes if o["status"] == "passed" and o["message"]]
         detail = observations[0] if clause.informational and observations else \
@@ -101,8 +104,18 @@ def _verdict(clause, outcomes, counts, deviation):
     return "skip", "no test of this clause ran"
 
 
+def nothing_checked(results: list[ClauseResult]) -> bool:
+    """True when no clause was checked at all (every one skipped)."""
+    return all(r.status == "skip" for r in results)
+
+
 def exit_code(results: list[ClauseResult]) -> int:
-    return 1 if any(r.status == "fail" for r in results) else 0
+    """1: a clause fails; 3: a clause could not be checked (error) or none was; else 0."""
+    if any(r.status == "fail" for r in results):
+        return 1
+    if any(r.status == "error" for r in results) or nothing_checked(results):
+        return 3
+    return 0
 
 
 def table(results: list[ClauseResult], width: int = 100) -> str:
@@ -139,17 +152,25 @@ def versions() -> dict[str, str | None]:
 
 
 def write_atomically(path: str | os.PathLike, text: str) -> None:
-    """Write the whole file or nothing: a temporary file renamed into place."""
+    """Write the whole file or nothing: a temporary file renamed into place, created
+    with the user's umask, in a folder created when missing."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp's 0600 is not what the user asked for
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def to_json(results: list[ClauseResult], meta: dict) -> str:
@@ -171,6 +192,8 @@ def to_junit(results: list[ClauseResult], meta: dict) -> str:
                              name=f"{r.id} {r.title}")
         if r.status == "fail":
             ET.SubElement(case, "failure", message=r.detail[:500]).text = r.detail
+        elif r.status == "error":
+            ET.SubElement(case, "error", message=r.detail[:500]).text = r.detail
         elif r.status in ("skip", "xfail"):
             ET.SubElement(case, "skipped", message=f"{r.status}: {r.detail}"[:500])
         else:
