@@ -3,7 +3,8 @@
 ``python -m forget_conformance.gpu_check OUTDIR [--device gpu|cpu]`` runs, each in a
 child process: ``forget-conformance --suite all`` on the reference and on upstream (with
 its known deviations), on CPU and GPU (``--device all``; this includes the cross-device
-fuzz suite), then ``forget-bench`` on the GPU beside its memory model. ``--device cpu`` is
+fuzz suite), then ``forget-bench`` on the GPU beside its memory model (main table only, few
+timing rounds: memory is the point here). ``--device cpu`` is
 the dry run for a machine without a GPU. OUTDIR receives exactly :data:`FILES`.
 """
 
@@ -13,6 +14,7 @@ import argparse
 import json
 import os
 import platform
+import signal
 import subprocess
 import sys
 import tempfile
@@ -38,7 +40,8 @@ def steps(out: Path, device: str) -> list[tuple[str, list[str], Path | None]]:
                                     "--report-json", str(out / "upstream.json"),
                                     "--junit-xml", str(out / "upstream.xml")], None),
         ("bench", [sys.executable, "-c", _CLI.format("bench.cli"), "--impl", "reference",
-                   "--device", device, "--json", str(out / "bench.json")], out / "bench.txt"),
+                   "--device", device, "--sweep", "--repeats", "3", "--time-budget", "0.1",
+                   "--json", str(out / "bench.json")], out / "bench.txt"),
     ]
 
 
@@ -92,6 +95,18 @@ def summary(out: Path, device: str, results: list[tuple[str, int, float]]) -> st
     return "\n".join(lines) + "\n"
 
 
+def _run_step(argv: list[str], env: dict[str, str], timeout: float) -> tuple[int, str]:
+    """Exit status and output; past ``timeout`` the run and its children are killed (124)."""
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, start_new_session=True)
+    try:
+        output = proc.communicate(timeout=timeout)[0]
+        return proc.returncode, output
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        return 124, proc.communicate()[0] + "(timed out)\n"
+
+
 def run(out: Path, device: str) -> int:
     """Run every step (within :data:`TIME_LIMIT_S`), log it, write the summary; 0 when every
     step exited 0."""
@@ -106,13 +121,7 @@ def run(out: Path, device: str) -> int:
             log.write(f"==== {name}: {' '.join(argv[3:])}\n")
             log.flush()
             start = time.monotonic()
-            try:
-                done = subprocess.run(argv, env=env, stdout=subprocess.PIPE,
-                                      stderr=subprocess.STDOUT, text=True,
-                                      timeout=max(1.0, deadline - start))
-                rc, text = done.returncode, done.stdout
-            except subprocess.TimeoutExpired as exc:
-                rc, text = 124, (exc.stdout or b"").decode(errors="replace") + "(timed out)\n"
+            rc, text = _run_step(argv, env, timeout=max(1.0, deadline - start))
             if stdout_path is not None:
                 stdout_path.write_text(text, encoding="utf-8")
             results.append((name, rc, time.monotonic() - start))

@@ -25,4 +25,9 @@ print(" ".join(n for n in names if importlib.util.find_spec(n) is None))
 PY
 )
 if [[ -n "$missing" ]]; then echo "gpu-check: python3 lacks: $missing" >&2; exit 2; fi
-python3 -m forget_conformance.gpu_check "$@"
+out=$(mkdir -p "$1" && cd "$1" && pwd)
+shift
+# From the target directory: a forget_conformance/ in the caller's directory (a checkout)
+# must not shadow the installed one.
+cd "$target"
+python3 -m forget_conformance.gpu_check "$out" "$@"
