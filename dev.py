@@ -101,8 +101,8 @@ def cmd_shell(env: dict[str, str], extra: list[str]) -> int:
 def cmd_bundle(env: dict[str, str], extra: list[str]) -> int:
     """Wheels of Chainer 7.8.1 (built here) and this project, plus gpu-check.sh, in .bundle/."""
     wheels = BUNDLE / "wheels"
-    if BUNDLE.exists():
-        shutil.rmtree(BUNDLE)
+    for stale in (BUNDLE, ROOT / "build"):  # build/: setuptools would pack what is left there
+        shutil.rmtree(stale, ignore_errors=True)
     wheels.mkdir(parents=True)
     for target in (CHAINER, "."):
         rc = _run([PY, "-m", "pip", "wheel", "-q", "--no-deps", "-c", CONSTRAINTS, "-w", wheels,
