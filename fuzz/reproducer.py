@@ -1,7 +1,8 @@
 """Reproducer scripts: a failing graph as a standalone Python file.
 
 The script needs only NumPy, Chainer and the implementation under test (imported by
-its ``MODULE:ATTR`` target, from the current directory or ``PYTHONPATH``): it is the
+its ``MODULE:ATTR`` target, from the current directory or ``PYTHONPATH``): it is a copy
+of :func:`forget_conformance.chainer_compat.apply` (run before Chainer is imported), the
 graph as plain Chainer code (``graph.to_source``), the check that failed (copied
 from :mod:`.compare`, which the oracle runs) and a ``main`` that exits 1 while
 the failure reproduces. Files are never overwritten: names are made unique.
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from forget_conformance.fuzz import compare
 
-from forget_conformance import catalogue
+from forget_conformance import catalogue, chainer_compat
 from forget_conformance.graph import Graph, capture_leaves, expected_calls, to_source
 
 ENV_DIR = "FORGET_FUZZ_FAILURES"
@@ -42,6 +43,12 @@ import importlib
 import os
 import sys
 import traceback
+
+# ---- Chainer 7.8.1 on NumPy 2 and Python 3.12+ (forget_conformance/chainer_compat.py) ----
+
+{compat}
+
+apply()
 
 # ---- the graph, as plain Chainer code (forward(None, ...) runs it without forget) ----
 '''
@@ -109,7 +116,7 @@ def script(graph: Graph, *, target: str, check: str, device: str, clause: str = 
     title = catalogue.BY_ID[clause].title if clause in catalogue.BY_ID else "not attributed"
     header = _HEADER.format(clause=clause, title=title, message=message, target=target,
                             check=check, device=device, replay_line=REPLAY_MARK + replay,
-                            name=name)
+                            name=name, compat=inspect.getsource(chainer_compat.apply).strip())
     main = _MAIN.format(target=target, device=device, check=check,
                         entry=compare.CHECKS[check][-1].__name__,
                         calls=expected_calls(graph, forgetting=True),
