@@ -23,8 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 BROKEN = "tests.broken.variants:"
 REFERENCE = "forget_conformance.reference:forget"
 #: All a reproducer may import: the standard library, NumPy and Chainer.
-STANDALONE_IMPORTS = {"collections", "importlib", "os", "sys", "traceback", "zlib", "chainer",
-                      "numpy"}
+STANDALONE_IMPORTS = {"collections", "gc", "importlib", "os", "sys", "traceback", "types",
+                      "zlib", "chainer", "numpy"}
 
 #: implementation -> (suite, clauses its failure may be attributed to)
 CAUGHT = {
