@@ -14,19 +14,21 @@ import time
 import warnings
 
 from hypothesis import HealthCheck, given, settings
+from hypothesis.strategies import SearchStrategy
 
 from forget_conformance import impl
 from forget_conformance.graph import Graph, build, compile_graph
 
 
-def draw_graphs(n: int) -> list[Graph]:
+def draw_graphs(n: int, strategy: SearchStrategy | None = None) -> list[Graph]:
+    """``n`` graphs from ``strategy`` (default ``fuzz.strategies.graphs()``), derandomized."""
     from forget_conformance.fuzz.strategies import graphs
 
     found: list[Graph] = []
 
     @settings(max_examples=n, database=None, deadline=None, derandomize=True,
               suppress_health_check=list(HealthCheck))
-    @given(graphs())
+    @given(strategy if strategy is not None else graphs())
     def collect(graph: Graph) -> None:
         found.append(graph)
 

@@ -313,13 +313,17 @@ class _Context:
 
     def _result_shapes(self) -> None:
         """A segment returning many results, in a drawn order: one Variable twice, an
-        argument passed through, a 0-d sum and a computed value; the loss uses the
-        last two refs, so which results go unused varies (T4, D6)."""
+        argument passed through, a 0-d sum and a computed value. Mostly both copies of
+        the Variable and the 0-d sum are used afterwards (``(y1 + y2) * s``), else which
+        results go unused is left to the loss (which uses the last two refs) (T4, D6)."""
         (a,) = self.b.begin_forget((self.pick_float(),))
         y = self.b.unary(self.draw(st.sampled_from(UNARY)), a)
         results = [y, y, a, self.b.sum(y), self.b.binary("mul", a, y)]
         order = self.draw(st.permutations(range(len(results))))
-        self.b.end_forget(tuple(results[i] for i in order))
+        outs = self.b.end_forget(tuple(results[i] for i in order))
+        if not self.draw(st.booleans()):
+            twice = [o for o, i in zip(outs, order, strict=True) if i in (0, 1)]
+            self.b.binary("mul", self.b.binary("add", *twice), outs[order.index(3)])
 
     def _shared_weight(self) -> None:
         """A weight used inside a segment and outside it, in a drawn order (T3)."""
