@@ -16,6 +16,7 @@ import re
 from pathlib import Path
 
 from forget_conformance.fuzz import compare
+from forget_conformance.fuzz.oracle import retained_limit
 
 from forget_conformance import catalogue, chainer_compat
 from forget_conformance.graph import Graph, capture_leaves, expected_calls, to_source
@@ -61,6 +62,7 @@ TARGET = {target!r}
 DEVICE = {device!r}
 EXPECTED_CALLS = {calls!r}  # calls of each segment function with forget (D4)
 LOOSE = {loose!r}  # leaves of captured values: gradients within the dtype's precision
+LIMIT = {limit!r}  # bytes the graph may hold after forward (the memory model; None: not covered)
 GRAPH = sys.modules[__name__]  # make_links, make_inputs and forward, above
 
 
@@ -79,7 +81,7 @@ def main(argv):
     if ":" not in target:
         print("usage: python " + sys.argv[0] + " [MODULE:ATTR]", file=sys.stderr)
         return 2
-    found = list({entry}(GRAPH, load(target), DEVICE, EXPECTED_CALLS, LOOSE))
+    found = list({entry}(GRAPH, load(target), DEVICE, EXPECTED_CALLS, LOOSE, LIMIT))
     if not found:
         print(f"passes: {{target}} agrees with the plain graph ({check} check)")
         return 0
@@ -120,7 +122,8 @@ def script(graph: Graph, *, target: str, check: str, device: str, clause: str = 
     main = _MAIN.format(target=target, device=device, check=check,
                         entry=compare.CHECKS[check][-1].__name__,
                         calls=expected_calls(graph, forgetting=True),
-                        loose=tuple(sorted(capture_leaves(graph))))
+                        loose=tuple(sorted(capture_leaves(graph))),
+                        limit=retained_limit(graph))
     return (header + to_source(graph) + "\n\n# ---- the check (as the fuzzer's oracle) ----\n\n"
             + check_source(check) + main)
 
