@@ -134,6 +134,7 @@ class _Forget(function_node.FunctionNode):
         self.config = _config_snapshot()
         self.sink = _Sink()
         self.device = backend.CpuDevice()
+        self.result_type: type = tuple
 
     def forward(self, inputs):
         n_args = len(inputs) - 1  # the last input is the sink's scalar
@@ -141,6 +142,9 @@ class _Forget(function_node.FunctionNode):
         with chainer.no_backprop_mode(), chainer.using_config("_will_recompute", True):
             xs = [variable.Variable(x) for x in inputs[:n_args]]
             outs = self.call(xs)
+        # Keep a tuple subclass (a namedtuple) for the caller, as func(*xs) gives it
+        # (D6; upstream returns a plain tuple). A Variable result needs nothing.
+        self.result_type = type(outs)
         return tuple(out.array for out in outs)
 
     def call(self, xs) -> tuple:
@@ -257,6 +261,8 @@ def apply_forget(node: _Forget, xs: tuple):
     ys = node.apply(xs + (node.sink.hub(node.device),))
     if len(ys) == 1:
         (ys,) = ys
+    elif node.result_type is not tuple:
+        ys = getattr(node.result_type, "_make", node.result_type)(ys)
     return ys
 
 
