@@ -106,7 +106,7 @@ def mixed_outputs(n: int):
 
 
 @pytest.mark.clause("D1", "D3", "T4")
-@pytest.mark.parametrize("n", [6, 120])
+@pytest.mark.parametrize("n", [6, 60])
 def test_many_outputs_of_mixed_kinds(forget, forget_device, n):
     check_runs(forget, mixed_outputs(n), forget_device)
 
