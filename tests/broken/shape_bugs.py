@@ -268,7 +268,7 @@ EXPECTED: dict[str, tuple[str, set[str]]] = {
     "plain_tuple": ("test_result_shapes.py", {"D6"}),
     "casts_results": ("test_result_shapes.py", {"D1"}),
     "zero_fills_unused": ("test_result_shapes.py", {"D3"}),
-    "zeroes_nonfinite": ("test_numeric_extremes.py", {"D3"}),
+    "zeroes_nonfinite": ("test_numeric_extremes.py", {"D3", "T1"}),
     "recomputes_in_float32": ("test_numeric_extremes.py", {"D3", "T1"}),
     "recursive_walk": ("test_size.py::test_segment_of_thousands_of_operations", {"T4"}),
     "list_scan_walk": ("test_size.py::test_work_linear_in_segment_length", {"T4"}),
