@@ -108,12 +108,11 @@ def chain(forget, recorders, a, b) -> list:
 
 
 @pytest.mark.clause("D2")
-@pytest.mark.parametrize("n_segments", [1, 3])
-def test_recomputed_arrays_freed_after_backward(forget, forget_device, n_segments):
+def test_recomputed_arrays_freed_after_backward(forget, forget_device):
     """Once backward has returned, nothing holds the arrays the recomputation made, even
     while the caller still holds the results (and so the ``forget`` nodes)."""
     a, b = variables(forget_device, (SIDE // 4, SIDE // 4), (SIDE // 4, SIDE // 4))
-    recorders = [Recorder() for _ in range(n_segments)]
+    recorders = [Recorder() for _ in range(3)]
     ys = chain(forget, recorders, a, b)
     F.sum(ys[-1]).backward()
     gc.collect()
@@ -126,22 +125,22 @@ def test_recomputed_arrays_freed_after_backward(forget, forget_device, n_segment
 
 
 @pytest.mark.clause("D2")
-@pytest.mark.parametrize("hold_results", [True, False], ids=["results_held", "results_dropped"])
-def test_backward_keeps_only_gradients(forget, forget_device, hold_results):
-    """After backward through a chain of segments, what is alive is what the plain path's
-    caller holds anyway: the argument gradients, and the results if still held. Nothing of
-    the recomputed graph, nor gradients kept on a ``forget`` node."""
+def test_backward_keeps_only_gradients(forget, forget_device):
+    """After backward through a chain of segments whose results the caller still holds,
+    what is alive is what the plain path's caller holds anyway: the argument gradients and
+    the results. Nothing of the recomputed graph, nor gradients kept on a ``forget`` node.
+    (``test_freed_after_backward``: one segment, results dropped.)"""
     side = SIDE // 2  # 64 KiB per array, still far above SLACK
     a, b = variables(forget_device, (side, side), (side, side))
 
     def step():
         ys = chain(forget, [deep] * 3, a, b)
         F.sum(ys[-1]).backward()
-        return ys if hold_results else None
+        return tuple(ys)
 
     kept, ys = retained_after(forget_device, step)
     grads = a.grad.nbytes + b.grad.nbytes
-    bound = grads + (nbytes(tuple(ys)) if hold_results else 0) + 3 * SLACK
+    bound = grads + nbytes(ys) + 3 * SLACK
     assert kept <= bound, (
         f"{kept} bytes still alive after backward; gradients {grads}, results held "
-        f"{nbytes(tuple(ys)) if hold_results else 0} (bound {bound})")
+        f"{nbytes(ys)} (bound {bound})")
