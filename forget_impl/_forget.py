@@ -142,14 +142,15 @@ class _Forget(function_node.FunctionNode):
         with chainer.no_backprop_mode(), chainer.using_config("_will_recompute", True):
             xs = [variable.Variable(x) for x in inputs[:n_args]]
             outs = self.call(xs)
-        # Keep a tuple subclass (a namedtuple) for the caller, as func(*xs) gives it
-        # (D6; upstream returns a plain tuple). A Variable result needs nothing.
-        self.result_type = type(outs)
         return tuple(out.array for out in outs)
 
     def call(self, xs) -> tuple:
         """Call ``func`` and validate what it returns (D5)."""
-        return _call_func(self.func, xs)
+        outs = _call_func(self.func, xs)
+        # Keep a tuple subclass (a namedtuple) for the caller, as func(*xs) gives it
+        # (D6; upstream returns a plain tuple). A Variable result needs nothing.
+        self.result_type = type(outs)
+        return outs
 
     def recompute_context(self):
         """The configuration the recomputation runs under (T2, D9)."""
