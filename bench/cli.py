@@ -2,7 +2,10 @@
 
 Exit status: 0 success; 1 a ratio regressed past its threshold against
 ``--compare`` (or an implementation failed a case the baseline has); 2 usage
-error (bad implementation, workload or device name; unreadable baseline).
+error before anything ran (bad implementation, workload, number or output path;
+unreadable baseline; a case the memory model says cannot fit); 3 no device was
+usable, or ``--compare`` compared no case; 130 / 143 interrupted by SIGINT /
+SIGTERM (nothing written).
 """
 
 from __future__ import annotations
@@ -11,42 +14,60 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from forget_conformance.bench import gate, report, runner, workloads
 from forget_conformance.bench.plot import plot_depth_sweep
 from forget_conformance.bench.results import TIME_RATIOS
 
 from forget_conformance import devices
-from forget_conformance.impl import ImplementationError, resolve
+from forget_conformance.impl import resolve
+from forget_conformance.interrupts import Interrupted, raised_on_signals
 from forget_conformance.meters import meter_for
+from forget_conformance.options import (
+    Parser,
+    UsageError,
+    at_least_one,
+    check_outputs,
+    fail,
+    non_negative_float,
+    positive_float,
+    probe_implementation,
+)
 
+PROG = "forget-bench"
 SIDE_BY_SIDE = ("reference", "chainer")
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="forget-bench", description=__doc__.splitlines()[0])
+    p = Parser(prog=PROG, description=__doc__.splitlines()[0])
     p.add_argument("--impl", required=True, help="MODULE:ATTR, or 'reference' / 'chainer'")
     p.add_argument("--device", choices=("cpu", "gpu", "all"), default="cpu")
     p.add_argument("--workloads", nargs="+", default=list(workloads.WORKLOADS), metavar="NAME",
                    help=f"any of: {', '.join(workloads.WORKLOADS)}")
-    p.add_argument("--depth", type=int, default=16, help="depth of the main table")
-    p.add_argument("--sweep", type=int, nargs="*", default=[4, 8, 16, 32], metavar="DEPTH",
+    p.add_argument("--depth", type=at_least_one, default=16, help="depth of the main table")
+    p.add_argument("--sweep", type=at_least_one, nargs="*", default=[4, 8, 16, 32], metavar="DEPTH",
                    help="depths of the sweep (elementwise and mlp); none to skip")
-    p.add_argument("--repeats", type=int, default=runner.Plan.repeats, metavar="N",
+    p.add_argument("--repeats", type=at_least_one, default=runner.Plan.repeats, metavar="N",
                    help="fewest timed rounds per comparison (default %(default)s; more are run "
                         "until --time-budget has passed)")
-    p.add_argument("--time-budget", type=float, default=runner.Plan.budget_s, metavar="SECONDS",
+    p.add_argument("--time-budget", type=positive_float, default=runner.Plan.budget_s,
+                   metavar="SECONDS",
                    help="least timing per comparison (default %(default)s)")
     p.add_argument("--only-impl", action="store_true",
                    help="run only --impl, not reference and chainer beside it")
     p.add_argument("--json", metavar="PATH", help="write the full report here (atomically)")
     p.add_argument("--compare", metavar="BASELINE.json", help="gate against this report")
-    p.add_argument("--max-regression", type=float, default=gate.DEFAULT_TIME_PCT, metavar="PCT",
+    p.add_argument("--max-regression", type=non_negative_float, default=gate.DEFAULT_TIME_PCT,
+                   metavar="PCT",
                    help="allowed growth of time ratios, in percent (default %(default)s)")
-    p.add_argument("--max-memory-regression", type=float, default=gate.DEFAULT_MEMORY_PCT,
+    p.add_argument("--max-memory-regression", type=non_negative_float,
+                   default=gate.DEFAULT_MEMORY_PCT,
                    metavar="PCT",
                    help="allowed growth of memory ratios, in percent (default %(default)s)")
     p.add_argument("--plot", metavar="PATH.png", help="memory vs depth, measured and predicted")
+    p.add_argument("--timeout", type=positive_float, default=60.0, metavar="SECONDS",
+                   help="time allowed to import the implementation (default %(default)s)")
     return p
 
 
@@ -55,30 +76,47 @@ def main(argv: Sequence[str] | None = None) -> int:
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())  # MODULE:ATTR may name a module here
     try:
-        impl = resolve(args.impl)
-        unknown = [w for w in args.workloads if w not in workloads.WORKLOADS]
-        if unknown:
-            raise ImplementationError(
-                f"unknown workload {unknown[0]!r} (choose from {', '.join(workloads.WORKLOADS)})")
-        baseline = report.read_report(args.compare) if args.compare else None
-    except (ImplementationError, report.ReportError) as exc:
-        print(f"forget-bench: error: {exc}", file=sys.stderr)
-        return 2
+        with raised_on_signals():
+            return _run(args)
+    except UsageError as exc:
+        return fail(PROG, exc)
+    except Interrupted as exc:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return exc.exit_status
 
+
+def _run(args: argparse.Namespace) -> int:
+    check_outputs({"--json": args.json, "--plot": args.plot,
+                   "--plot (GPU)": _gpu_plot(args.plot) if args.device != "cpu" else None})
+    unknown = [w for w in args.workloads if w not in workloads.WORKLOADS]
+    if unknown:
+        raise UsageError(
+            f"unknown workload {unknown[0]!r} (choose from {', '.join(workloads.WORKLOADS)})")
+    try:
+        baseline = report.read_report(args.compare) if args.compare else None
+    except report.ReportError as exc:
+        raise UsageError(str(exc)) from None
     names = [args.impl] if args.only_impl else list(dict.fromkeys((*SIDE_BY_SIDE, args.impl)))
-    impls = [impl if n == args.impl else resolve(n) for n in names]
+    for name in names:
+        probe_implementation(name, args.timeout)
+    impls = [resolve(n) for n in names]  # safe now: each import ended well in a child
     plan = runner.Plan(workloads=tuple(args.workloads), depth=args.depth,
                        sweep_depths=tuple(args.sweep), repeats=args.repeats,
                        budget_s=args.time_budget)
-    rows, skipped = [], {}
+    rows, skipped, meters = [], {}, {}
     for device in devices.selected(args.device):
         try:
-            meter = meter_for(device)
+            meters[device] = meter_for(device)
         except RuntimeError as exc:
             skipped[device] = str(exc)
             print(f"{device}: {exc}", file=sys.stderr)
             continue
+        _check_fits(plan, device)
+    for meter in meters.values():
         rows += runner.run(plan, impls, meter)
+    if not meters:
+        print(f"{PROG}: nothing was measured: no selected device is usable", file=sys.stderr)
+        return 3
 
     code = _gate(args, rows, baseline, impls, plan) if baseline is not None else 0
     print(report.format_table([r for r in rows if r.depth == args.depth]))
@@ -90,11 +128,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         report.write_json(args.json, report.build_report(args.impl, rows, extra))
     if args.plot:
         for device in {r.device for r in rows}:
-            path = args.plot if device == devices.CPU else args.plot.replace(".png", "-gpu.png")
-            if not plot_depth_sweep(rows, path, impl.name, device):
+            path = args.plot if device == devices.CPU else _gpu_plot(args.plot)
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            if not plot_depth_sweep(rows, path, args.impl, device):
                 print("--plot: no workload was swept over depth; nothing plotted",
                       file=sys.stderr)
     return code
+
+
+def _gpu_plot(path: str | None) -> str | None:
+    return None if path is None else path.replace(".png", "-gpu.png")
+
+
+def _check_fits(plan: runner.Plan, device: str) -> None:
+    """Refuse a plan whose largest case the memory model says cannot fit on ``device``."""
+    available = runner.available_memory(device)
+    refused = runner.too_large(plan, available)
+    if refused:
+        workload, depth, need = refused
+        raise UsageError(f"{workload} at depth {depth} needs about {need / 2**30:.1f} GiB by the "
+                         f"memory model; {available / 2**30:.1f} GiB available on {device}")
 
 
 def _gate(args: argparse.Namespace, rows: list, baseline: tuple[str, list], impls: list,
@@ -120,12 +173,23 @@ def _gate(args: argparse.Namespace, rows: list, baseline: tuple[str, list], impl
         found = compare()
     for regression in found:
         print(gate.describe(regression), file=sys.stderr)
-    keys = {b.key for b in base_rows}
-    compared = sum(1 for r in rows if r.impl == args.impl and r.key in keys)
+    measured = {r.key for r in rows if r.impl == args.impl}
+    baseline_keys = {b.key for b in base_rows if b.impl == base_impl}
+    for key in sorted(baseline_keys - measured, key=str):
+        device, workload, strategy, depth = key
+        print(f"gate: not measured: {workload}/{strategy}/depth {depth} on {device}",
+              file=sys.stderr)
+    compared = len(baseline_keys & measured)
     print(f"gate: {args.impl} vs baseline {base_impl} ({args.compare}): {compared} cases, "
           f"{len(found)} regressions (memory +{args.max_memory_regression:g}%, "
           f"time +{args.max_regression:g}%)", file=sys.stderr)
-    return 1 if found else 0
+    if found:
+        return 1
+    if not compared:
+        print(f"{PROG}: nothing was compared: the baseline has none of the cases measured "
+              "(other workloads, depths or devices)", file=sys.stderr)
+        return 3
+    return 0
 
 
 if __name__ == "__main__":

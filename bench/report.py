@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -42,9 +43,21 @@ def read_report(path: str | Path) -> tuple[str, list[Row]]:
         raise ReportError(f"baseline {str(path)!r} is not a {SCHEMA} report")
     try:
         rows = [Row.from_dict(item) for item in data["rows"]]
-        return str(data["gated_impl"]), rows
+        impl = str(data["gated_impl"])
     except (KeyError, TypeError) as exc:
         raise ReportError(f"baseline {str(path)!r} is malformed: {exc}") from None
+    for row in rows:
+        ratios = row.ratios if isinstance(row.ratios, dict) else {"ratios": row.ratios}
+        bad = {k: v for k, v in ratios.items() if not _is_number(v)}
+        if bad:
+            raise ReportError(f"baseline {str(path)!r}: {row.workload}/{row.strategy}/depth "
+                              f"{row.depth} has non-numeric ratios {bad}")
+    return impl, rows
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) \
+        and math.isfinite(value)
 
 
 def _kib(n: int) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from forget_conformance.bench import model, timing
 from forget_conformance.bench.results import PLAIN, Row
 from forget_conformance.bench.workloads import STRATEGIES, WORKLOADS, build_graph
 
+from forget_conformance import devices
 from forget_conformance import graph as G
 from forget_conformance.impl import Implementation
 from forget_conformance.meters import MemoryMeter, MemoryReading
@@ -142,3 +144,48 @@ def run(plan: Plan, impls: list[Implementation], meter: MemoryMeter,
         with chainer.using_device(chainer.get_device(meter.device)):
             rows += run_case(name, depth, impls, meter, plan)
     return rows
+
+
+EXACT_DEPTH = 256  # deeper cases are estimated by extrapolating the model linearly
+
+
+def estimated_peak(workload: str, depth: int) -> int:
+    """Bytes the memory model predicts for the plain (largest) run of a case; a case
+    deeper than ``EXACT_DEPTH`` is extrapolated from two shallower ones (plain memory
+    grows linearly with depth), since modelling it exactly takes as long as its size."""
+    if depth <= EXACT_DEPTH:
+        return model.predict(build_graph(workload, depth), forgetting=False).peak
+    low, high = EXACT_DEPTH // 2, EXACT_DEPTH
+    at_low = model.predict(build_graph(workload, low), forgetting=False).peak
+    at_high = model.predict(build_graph(workload, high), forgetting=False).peak
+    return at_high + (at_high - at_low) * (depth - high) // (high - low)
+
+
+def too_large(plan: Plan, available: int) -> tuple[str, int, int] | None:
+    """A workload's deepest case that the model says cannot fit in ``available``
+    bytes, as (workload, depth, bytes); ``None`` when every case fits."""
+    deepest: dict[str, int] = {}
+    for name, depth in plan.cases():
+        deepest[name] = max(depth, deepest.get(name, 0))
+    for name, depth in deepest.items():
+        need = estimated_peak(name, depth)
+        if need > available:
+            return name, depth, need
+    return None
+
+
+def available_memory(device: str) -> int:
+    """Bytes free for arrays on ``device`` now: CUDA's free memory on a GPU, the
+    kernel's ``MemAvailable`` (else free physical pages) on the CPU."""
+    if device != devices.CPU:
+        import cupy
+
+        return int(cupy.cuda.runtime.memGetInfo()[0])
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")

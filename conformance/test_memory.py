@@ -4,8 +4,13 @@ Measured, not inferred, with the project's memory meters
 (``forget_conformance.meters``: NumPy buffers through tracemalloc on CPU, CuPy
 pool allocations on GPU): bytes allocated by the forward pass that are still
 alive after it. Arguments exist before the measurement starts, so what forget
-may add is its results plus a little for its own scalars.
+may add is its results plus a little for its own scalars. After backward, through
+one segment or a chain of them, what may stay is the argument gradients (and the
+results while the caller holds them): nothing of the recomputation.
 """
+
+import gc
+import weakref
 
 import chainer
 import chainer.functions as F
@@ -86,3 +91,72 @@ def test_freed_after_backward(forget, forget_device):
     if kept > grads + SLACK:
         raise Symptomatic("memory-kept", f"{kept} bytes still alive after backward; the "
                           f"argument gradients are {grads}")
+
+
+class Recorder:
+    """``deep``, recording weak references to every array it computes in the calls that
+    build a graph (the recomputations; the forward call builds none)."""
+
+    def __init__(self) -> None:
+        self.refs: list[weakref.ref] = []
+        self.recomputations = 0
+
+    def __call__(self, a, b):
+        recording = chainer.config.enable_backprop
+        self.recomputations += recording
+        h = a
+        for _ in range(6):
+            h = F.tanh(h * b + a)
+            if recording:
+                self.refs.append(weakref.ref(h.array))
+        return h
+
+
+def chain(forget, recorders, a, b) -> list:
+    """One segment per recorder, in a chain; returns every segment's result."""
+    ys, h = [], a
+    for record in recorders:
+        h = forget(record, h, b)
+        ys.append(h)
+    return ys
+
+
+@pytest.mark.clause("D2")
+def test_recomputed_arrays_freed_after_backward(forget, forget_device):
+    """Once backward has returned, nothing holds the arrays the recomputation made, even
+    while the caller still holds the results (and so the ``forget`` nodes)."""
+    a, b = variables(forget_device, (SIDE // 4, SIDE // 4), (SIDE // 4, SIDE // 4))
+    recorders = [Recorder() for _ in range(3)]
+    ys = chain(forget, recorders, a, b)
+    F.sum(ys[-1]).backward()
+    gc.collect()
+    for i, record in enumerate(recorders):
+        assert record.recomputations, f"segment {i} was not recomputed with a graph"
+        alive = sum(ref() is not None for ref in record.refs)
+        if alive:
+            raise Symptomatic("memory-kept", f"segment {i}: {alive} arrays of the "
+                              "recomputation still alive after backward while the caller "
+                              "holds the results")
+    assert ys[-1].creator is not None  # the results, and their nodes, were alive throughout
+
+
+@pytest.mark.clause("D2")
+def test_backward_keeps_only_gradients(forget, forget_device):
+    """After backward through a chain of segments whose results the caller still holds,
+    what is alive is what the plain path's caller holds anyway: the argument gradients and
+    the results. Nothing of the recomputed graph, nor gradients kept on a ``forget`` node.
+    (``test_freed_after_backward``: one segment, results dropped.)"""
+    side = SIDE // 2  # 64 KiB per array, still far above SLACK
+    a, b = variables(forget_device, (side, side), (side, side))
+
+    def step():
+        ys = chain(forget, [deep] * 3, a, b)
+        F.sum(ys[-1]).backward()
+        return tuple(ys)
+
+    kept, ys = retained_after(forget_device, step)
+    grads = a.grad.nbytes + b.grad.nbytes
+    bound = grads + nbytes(ys) + 3 * SLACK
+    if kept > bound:
+        raise Symptomatic("memory-kept", f"{kept} bytes still alive after backward; gradients "
+                          f"{grads}, results held {nbytes(ys)} (bound {bound})")

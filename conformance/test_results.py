@@ -8,6 +8,8 @@ from forget_conformance.conformance.support import check_close, data, observe
 from hypothesis import given
 from hypothesis import strategies as st
 
+from forget_conformance import profiles
+
 FUNCS = {
     "affine": lambda a, b: (a + b) * a,
     "tanh_sum": lambda a, b: F.tanh(a) - F.sum(b, axis=0, keepdims=True),
@@ -17,6 +19,7 @@ FUNCS = {
 
 
 @pytest.mark.clause("D1")
+@profiles.hypothesis_settings()
 @given(
     name=st.sampled_from(sorted(FUNCS)),
     shape=st.lists(st.integers(0, 4), min_size=1, max_size=3).map(tuple),

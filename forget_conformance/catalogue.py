@@ -1,6 +1,6 @@
 """The clause catalogue: the one place that lists what ``forget`` must do.
 
-IDs come from ``shared/spec/forget.md``: ``D`` clauses restate the documented
+IDs are those of the contract, ``docs/contract.md``: ``D`` clauses restate the documented
 contract, ``T`` clauses the transparency a training loop relies on, ``F``
 clauses record measured facts about upstream. Every test in ``conformance/``
 and ``fuzz/`` carries ``@pytest.mark.clause("ID")`` naming one of these.
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from forget_conformance.symptoms import Symptomatic
 
-SPEC = "shared/spec/forget.md"
+SPEC = "docs/contract.md"
 
 
 @dataclass(frozen=True)
@@ -29,66 +29,66 @@ class Clause:
 CLAUSES: tuple[Clause, ...] = (
     Clause("D1", "D", "same result",
            "The value forget returns equals what func returns when called directly: "
-           "values, shapes, dtypes and device.", f"{SPEC} Part 2 D1"),
+           "values, shapes, dtypes and device.", f"{SPEC}, D1"),
     Clause("D2", "D", "no intermediates kept",
            "After the forward pass the graph holds on to the arguments and results of "
-           "the forget call only; arrays computed inside func are freed.", f"{SPEC} Part 2 D2"),
+           "the forget call only; arrays computed inside func are freed.", f"{SPEC}, D2"),
     Clause("D3", "D", "gradients by recomputation",
            "Backward through forget yields the gradients of the plain path, for the "
-           "arguments and for every parameter func uses.", f"{SPEC} Part 2 D3"),
+           "arguments and for every parameter func uses.", f"{SPEC}, D3"),
     Clause("D4", "D", "func called twice",
            "One forward and one backward call func exactly twice: first without a graph, "
            "then with one; three times when another segment closes over its result and "
-           "recomputes through it.", f"{SPEC} Part 2 D4"),
+           "recomputes through it.", f"{SPEC}, D4"),
     Clause("D5", "D", "errors for bad func",
            "A result that is neither a Variable nor a tuple of them raises RuntimeError "
            "naming the offending position and type; a non-callable func raises TypeError.",
-           f"{SPEC} Part 2 D5"),
+           f"{SPEC}, D5"),
     Clause("D6", "D", "result type follows func",
            "A Variable comes back when func returns a Variable, a tuple when it returns a "
-           "tuple of two or more (one-element tuples: see F1).", f"{SPEC} Part 2 D6"),
+           "tuple of two or more (one-element tuples: see F1).", f"{SPEC}, D6"),
     Clause("D7", "D", "arrays become Variables",
            "ndarray arguments are wrapped as Variables, so the call joins the graph and "
-           "their gradients are computed.", f"{SPEC} Part 2 D7"),
+           "their gradients are computed.", f"{SPEC}, D7"),
     Clause("D8", "D", "no double backprop",
            "Double backpropagation through forget is never silently wrong: it is rejected, "
-           "or its second-order gradients equal the plain path's.", f"{SPEC} Part 2 D8"),
+           "or its second-order gradients equal the plain path's.", f"{SPEC}, D8"),
     Clause("D9", "D", "stateful links update once",
            "Links that update state on each call (BatchNormalization incl. finetune, "
            "BatchRenormalization, DecorrelatedBatchNormalization, the SpectralNormalization "
            "hook, user links reading in_recomputing) update it once per iteration; the "
-           "recomputation, and only it, runs with in_recomputing set.", f"{SPEC} Part 2 D9"),
+           "recomputation, and only it, runs with in_recomputing set.", f"{SPEC}, D9"),
     Clause("D10", "D", "non-deterministic func unsupported",
            "Functions that differ between calls with the same inputs (dropout) are out of "
            "contract: the harness reports what happens and asserts nothing.",
-           f"{SPEC} Part 2 D10", informational=True),
+           f"{SPEC}, D10", informational=True),
     Clause("T1", "T", "training step unchanged",
            "A full step (forward, backward with or without loss_scale, optimizer update) "
-           "leaves the same parameters as without forget.", f"{SPEC} Part 3 T1"),
+           "leaves the same parameters as without forget.", f"{SPEC}, T1"),
     Clause("T2", "T", "recompute under forward's config",
            "The recomputation sees the chainer.config of the original forward (train and "
-           "the rest), even when backward runs outside that context.", f"{SPEC} Part 3 T2"),
+           "the rest), even when backward runs outside that context.", f"{SPEC}, T2"),
     Clause("T3", "T", "shared parameters accumulate",
            "A parameter used inside and outside func receives the sum of both "
-           "contributions, whichever use comes first.", f"{SPEC} Part 3 T3"),
+           "contributions, whichever use comes first.", f"{SPEC}, T3"),
     Clause("T4", "T", "ordinary graph behaviour",
            "Unused outputs, a Variable passed twice, an argument returned unchanged, mixed "
            "dtypes with integer index arrays, and forget nested in forget all behave as in "
            "the plain graph; so does every way of getting gradients (backward, also twice "
            "with retain_grad; chainer.grad, writing no .grad the plain path does not).",
-           f"{SPEC} Part 3 T4"),
+           f"{SPEC}, T4"),
     Clause("T5", "T", "no state left behind",
            "After forget returns or raises (in the forward call or in the recomputation), "
            "chainer.config and every link's state are as the plain path leaves them; under "
-           "no_backprop_mode forget behaves like the plain call.", f"{SPEC} Part 3 T5"),
+           "no_backprop_mode forget behaves like the plain call.", f"{SPEC}, T5"),
     Clause("F1", "F", "one-element tuple returns a Variable",
            "Upstream returns a bare Variable when func returns a one-element tuple, against "
            "D6; a drop-in keeps this. The harness reports which behaviour it sees.",
-           f"{SPEC} Part 4 F1", informational=True),
+           f"{SPEC}, F1", informational=True),
     Clause("U1", "U", "drop-in: upstream's messages, F1 quirk and result types",
            "Beyond the contract, what upstream 7.8.1 does byte for byte: the exact texts of "
            "its errors, a bare Variable for a one-element tuple (F1), the same result types.",
-           f"{SPEC} Part 4", level="drop-in"),
+           f"{SPEC}, U1", level="drop-in"),
 )
 
 LEVELS = ("contract", "drop-in")

@@ -2,7 +2,9 @@
 
 Exit codes: 0 when every failure is accepted (a matching known deviation, or with
 ``--accept-upstream-behaviour`` one upstream 7.8.1 shares), 1 when the implementation
-does not conform, 2 on a usage error, 3 when the harness or environment failed (no verdict).
+does not conform, 2 on a usage error (nothing ran), 3 when clauses could not be checked
+(harness or environment errors, or every clause skipped: no verdict), 130 / 143 when
+interrupted by SIGINT / SIGTERM (no report is written).
 """
 
 from __future__ import annotations
@@ -13,10 +15,23 @@ import sys
 import time
 
 from forget_conformance import catalogue, deviations, impl, profiles, report, runner, upstream
+from forget_conformance.interrupts import Interrupted, raised_on_signals
+from forget_conformance.options import (
+    Parser,
+    UsageError,
+    at_least_one,
+    check_outputs,
+    fail,
+    non_negative_int,
+    positive_float,
+    probe_implementation,
+)
+
+PROG = "forget-conformance"
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="forget-conformance",
         description="Check a chainer.functions.forget implementation against its contract.")
     p.add_argument("--impl", default=None,
@@ -41,45 +56,55 @@ def _parser() -> argparse.ArgumentParser:
                    help="classify failures by rerunning them on upstream 7.8.1 (default on)")
     p.add_argument("--report-json", metavar="PATH")
     p.add_argument("--junit-xml", metavar="PATH")
-    p.add_argument("--timeout", type=float, default=60.0, help="seconds per test (default 60)")
-    p.add_argument("--jobs", type=int, default=1, help="parallel workers (pytest-xdist)")
-    p.add_argument("--max-examples", type=int, help="fuzz: hypothesis examples per test")
+    p.add_argument("--timeout", type=positive_float, default=60.0,
+                   help="seconds per test, and to import the implementation (default 60)")
+    p.add_argument("--jobs", type=at_least_one, default=1, help="parallel workers (pytest-xdist)")
+    p.add_argument("--max-restarts", type=non_negative_int, default=runner.MAX_RESTARTS,
+                   help="child processes restarted after crashes or hangs before giving up "
+                        "(default %(default)s)")
+    p.add_argument("--max-examples", type=at_least_one, help="fuzz: hypothesis examples per test")
     p.add_argument("--seed", type=int, help="fuzz: hypothesis seed")
     return p
-
-
-def _usage(message: str) -> int:
-    print(f"forget-conformance: error: {message}", file=sys.stderr)
-    return 2
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     sys.path.insert(0, os.getcwd())
     try:
-        implementation = impl.resolve(impl.chosen_name(args.impl))
+        with raised_on_signals():
+            return _run(args)
+    except UsageError as exc:
+        return fail(PROG, exc)
+    except Interrupted as exc:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return exc.exit_status
+
+
+def _run(args: argparse.Namespace) -> int:
+    check_outputs({"--report-json": args.report_json, "--junit-xml": args.junit_xml})
+    try:
         known = deviations.load(args.known_deviations) if args.known_deviations else []
-    except (impl.ImplementationError, deviations.DeviationsError) as exc:
-        return _usage(str(exc))
+    except deviations.DeviationsError as exc:
+        raise UsageError(str(exc)) from None
     missing = runner.missing_suites(args.suite)
     if missing:
-        return _usage(f"suite {'/'.join(missing)} is not available in this installation yet")
-    if args.timeout <= 0 or args.jobs < 1:
-        return _usage("--timeout must be positive and --jobs at least 1")
-    if args.max_examples is not None and args.max_examples < 1:
-        return _usage(f"--max-examples must be at least 1, got {args.max_examples}")
+        raise UsageError(f"suite {'/'.join(missing)} is not available in this installation yet")
     if args.accept_upstream_behaviour and not args.upstream_oracle:
-        return _usage("--accept-upstream-behaviour needs the upstream oracle")
-    opts = runner.RunOptions(impl=implementation.target, suite=args.suite, device=args.device,
+        raise UsageError("--accept-upstream-behaviour needs the upstream oracle")
+    name = impl.chosen_name(args.impl)
+    target = probe_implementation(name, args.timeout)
+    implementation = impl.resolve(name)  # safe now: the import ended well in a child
+    opts = runner.RunOptions(impl=target, suite=args.suite, device=args.device,
                              profile=args.profile, timeout=args.timeout, jobs=args.jobs,
-                             max_examples=args.max_examples, seed=args.seed, level=args.level)
-    print(f"forget-conformance: {implementation.name} ({implementation.target}), "
+                             max_examples=args.max_examples, seed=args.seed,
+                             max_restarts=args.max_restarts, level=args.level)
+    print(f"{PROG}: {name} ({target}), "
           f"suite {args.suite}, device {args.device}, profile {args.profile}", file=sys.stderr)
     started = time.monotonic()
     outcome = runner.run(opts)
     if outcome.usage_error:
-        print(f"forget-conformance: harness error, not the implementation's fault: the test "
-              f"run could not start: {outcome.usage_error}", file=sys.stderr)
+        print(f"{PROG}: harness error, not the implementation's fault: the test run could "
+              f"not start: {outcome.usage_error}", file=sys.stderr)
         return 3
     suite_clauses = None if args.suite != "fuzz" else {
         c for r in outcome.records for c in r.get("clauses", [])}
@@ -90,29 +115,34 @@ def main(argv: list[str] | None = None) -> int:
     meta = report.meta(opts, implementation, args.known_deviations)
     meta["seconds"] = round(time.monotonic() - started, 2)
     meta["crashes"] = outcome.crashes
+    meta["gave_up"] = outcome.gave_up
     meta["accept_upstream_behaviour"] = args.accept_upstream_behaviour
     meta["strict_deviations"] = args.strict_deviations
     meta["upstream_oracle"] = "not run" if theirs is None else "run"
-    print(f"\n{implementation.name}: {meta['seconds']} s"
+    print(f"\n{name}: {meta['seconds']} s"
           + (f", {outcome.crashes} crash/hang recoveries" if outcome.crashes else ""))
     print(report.table(results, stale))
-    if results and all(r.status == "skip" for r in results):
-        print("forget-conformance: warning: every clause was skipped; nothing was checked",
+    if outcome.gave_up:
+        not_run = sum(r["status"] == "error" for r in outcome.records if r["event"] == "report")
+        print(f"{PROG}: gave up after {outcome.crashes} crashes; {not_run} tests not run",
               file=sys.stderr)
+    if report.nothing_checked(results):
+        print(f"{PROG}: nothing was checked: every clause was skipped", file=sys.stderr)
     if args.report_json:
         report.write_atomically(args.report_json, report.to_json(results, meta, stale))
     if args.junit_xml:
         report.write_atomically(args.junit_xml, report.to_junit(results, meta))
     code = report.exit_code(results, stale if args.strict_deviations else None)
     failing = ", ".join(r.id for r in results if r.status == "fail")
+    errors = ", ".join(r.id for r in results if r.status == "error")
     if code == 1 and failing:
         print(f"does not conform{' beyond its known deviations' if known else ''}: {failing}")
     elif code == 1:
         print("stale known deviations (--strict-deviations): "
               + ", ".join(e.label() for e in stale))
-    elif code == 3:
-        print("no verdict: harness error, not the implementation's fault: "
-              + ", ".join(r.id for r in results if r.status == "error"))
+    if errors:
+        print(f"{PROG}: no verdict on {errors}: harness or environment error, not the "
+              "implementation's fault", file=sys.stderr)
     return code
 
 

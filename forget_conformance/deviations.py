@@ -65,8 +65,16 @@ def locate(name: str) -> Path:
 def load(name: str) -> list[Entry]:
     """The file's entries, in order."""
     path = locate(name)
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DeviationsError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})"
+                              ) from None
+    if "\0" in text:
+        raise DeviationsError(f"{path}: a binary file, not a list of deviation entries")
     entries = []
-    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for number, raw in enumerate(text.splitlines(), 1):
         line = raw.split("#", 1)[0].strip()
         if line:
             entries.append(_parse(line, f"{path}:{number}", raw))

@@ -9,7 +9,8 @@ regardless) are excluded.
   only; the peak is tracemalloc's peak, which also includes the Python objects of
   the graph (a few hundred bytes per node, small next to the arrays we use).
 * :class:`GpuMeter` counts CuPy memory-pool allocations with a public
-  ``cupy.cuda.MemoryHook``; sizes are the pool's (rounded up to 512 bytes).
+  ``cupy.cuda.MemoryHook``, by their requested sizes (the arrays' ``nbytes``, as
+  on the CPU and in the model; the pool rounds each block up to 512 bytes).
 """
 
 from __future__ import annotations
@@ -112,9 +113,10 @@ def _pool_counter(cupy):
             self._sizes: dict[int, int] = {}
 
         def malloc_postprocess(self, **kwargs) -> None:
-            self._sizes[kwargs["mem_ptr"]] = kwargs["mem_size"]
-            self.current += kwargs["mem_size"]
-            self.peak = max(self.peak, self.current)
+            if kwargs["mem_ptr"]:  # 0 when the allocation failed
+                self._sizes[kwargs["mem_ptr"]] = kwargs["size"]
+                self.current += kwargs["size"]
+                self.peak = max(self.peak, self.current)
 
         def free_postprocess(self, **kwargs) -> None:
             self.current -= self._sizes.pop(kwargs["mem_ptr"], 0)

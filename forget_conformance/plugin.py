@@ -1,20 +1,54 @@
 """pytest plug-in: chooses the implementation, the devices and the profile; tags results.
 
 Options: ``--forget-impl MODULE:ATTR`` (or ``$FORGET_IMPL``; aliases ``reference``,
-``chainer``), ``--forget-device cpu|gpu|all``, ``--forget-profile ci|dev|full|nightly``,
-``--forget-known-deviations FILE`` (marks those clauses' tests xfail),
-``--forget-level contract|drop-in`` (drop-in clauses are skipped at ``contract``) and
-``--forget-results PATH`` (one JSON line per test phase, read by the CLI).
+``chainer``), ``--forget-device cpu|gpu|all`` (or ``$FORGET_DEVICE``),
+``--forget-profile ci|dev|full|nightly`` (or ``$FORGET_PROFILE``), ``--forget-level
+contract|drop-in`` (drop-in clauses are skipped at ``contract``),
+``--forget-known-deviations FILE`` (marks those clauses' tests xfail) and
+``--forget-results PATH`` (one JSON line per collected test and per test phase, read by
+the CLI).
+
+Installed, it is loaded into every pytest run of the environment, so it stays inert
+there: it imports neither Chainer nor hypothesis, loads no hypothesis profile, touches
+no RNG and only offers fixtures named ``forget_*``. It acts when the run is a harness
+run (``--forget-impl`` given, or the arguments name the harness's suites); the
+``forget`` fixture and the global-state guard come from those suites' ``conftest.py``.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Generator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import pytest
 
-from forget_conformance import catalogue, deviations, devices, impl, profiles, state, symptoms
+from forget_conformance import catalogue, deviations, impl, profiles, symptoms
+
+DEVICES = ("cpu", "gpu", "all")
+LEVELS = catalogue.LEVELS
+#: Packages of the harness's own suites.
+SUITE_PACKAGES = ("forget_conformance.conformance", "forget_conformance.fuzz")
+
+
+@dataclass(frozen=True)
+class Choice:
+    """What a harness run is under test with; ``problem`` is a bad environment value."""
+
+    impl: str
+    device: str
+    profile: str
+    level: str
+    problem: str | None = None
+
+
+CHOICE_KEY = pytest.StashKey[Choice]()
+ACTIVE_KEY = pytest.StashKey[bool]()
+KNOWN_KEY = pytest.StashKey[dict[str, str]]()
+RESULTS_KEY = pytest.StashKey["TextIO | None"]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -23,35 +57,121 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help=f"implementation under test, MODULE:ATTR or an alias "
                          f"({', '.join(impl.ALIASES)}); default ${impl.ENV_VAR} or "
                          f"{impl.DEFAULT}")
-    group.addoption("--forget-device", default=os.environ.get("FORGET_DEVICE", "all"),
-                    choices=("cpu", "gpu", "all"),
-                    help="devices (default all: GPU tests skip with the reason when absent)")
-    group.addoption("--forget-profile", default=os.environ.get("FORGET_PROFILE", "ci"),
-                    choices=profiles.NAMES, help="run profile (default ci)")
+    group.addoption("--forget-device", default=None, choices=DEVICES,
+                    help="devices (default $FORGET_DEVICE, else all: GPU tests skip with "
+                         "the reason when absent)")
+    group.addoption("--forget-profile", default=None, choices=profiles.NAMES,
+                    help="run profile of the harness's suites (default $FORGET_PROFILE, else ci)")
+    group.addoption("--forget-level", default="contract", choices=LEVELS,
+                    help="contract (default) or drop-in (also upstream 7.8.1's exact behaviour)")
     group.addoption("--forget-known-deviations", default=None, metavar="FILE",
                     help="clauses listed there are expected to fail (xfail, not strict)")
-    group.addoption("--forget-level", default="contract", choices=catalogue.LEVELS,
-                    help="contract (default) or drop-in (also upstream's exact behaviour)")
     group.addoption("--forget-results", default=None, metavar="PATH",
                     help="append one JSON line per test phase to PATH")
 
 
-def pytest_configure(config: pytest.Config) -> None:
+def _from_env(config: pytest.Config, option: str, env: str, choices: tuple[str, ...],
+              default: str) -> tuple[str, str | None]:
+    """The option, else the environment variable, else ``default``; and a bad env value."""
+    given = config.getoption(option)
+    if given is not None:
+        return given, None
+    value = os.environ.get(env)
+    if value is None:
+        return default, None
+    if value not in choices:
+        return default, f"${env}={value!r} is not one of {', '.join(choices)}"
+    return value, None
+
+
+def choice(config: pytest.Config) -> Choice:
+    """The implementation, device, profile and level chosen for this run."""
+    device, bad_device = _from_env(config, "--forget-device", "FORGET_DEVICE", DEVICES, "all")
+    profile, bad_profile = _from_env(config, "--forget-profile", "FORGET_PROFILE",
+                                     profiles.NAMES, "ci")
+    return Choice(impl=impl.chosen_name(config.getoption("--forget-impl")), device=device,
+                  profile=profile, level=config.getoption("--forget-level"),
+                  problem=bad_device or bad_profile)
+
+
+def suite_roots() -> list[Path]:
+    """Folders of the harness's suites, found without importing them."""
+    import importlib.util
+
+    roots = []
+    for name in SUITE_PACKAGES:
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.submodule_search_locations:
+            roots.append(Path(spec.submodule_search_locations[0]).resolve())
+    return roots
+
+
+def _names_a_suite(config: pytest.Config) -> bool:
+    """Whether the command line (or ``testpaths``) names a harness suite or a file in one."""
+    roots = suite_roots()
+    for arg in config.args:
+        target = arg.split("::", 1)[0]
+        if config.option.pyargs and target.startswith(SUITE_PACKAGES):
+            return True
+        path = (config.invocation_params.dir / target).resolve()
+        if any(path == root or root in path.parents for root in roots):
+            return True
+    return False
+
+
+def is_active(config: pytest.Config) -> bool:
+    """A harness run: ``--forget-impl`` given, or the harness's suites named."""
+    return config.stash.get(ACTIVE_KEY, False)
+
+
+def enter_harness(config: pytest.Config) -> None:
+    """Set up a run of the harness's suites: check the choice, register marks, pick the profile.
+
+    Called when the run is a harness run, and by the suites' ``conftest.py`` when collected.
+    """
+    chosen = config.stash.setdefault(CHOICE_KEY, choice(config))
+    if chosen.problem:
+        raise pytest.UsageError(f"forget-conformance: {chosen.problem}")
+    profiles.activate(chosen.profile)
     config.addinivalue_line(
         "markers", "clause(*ids): the contract clauses (catalogue IDs) a test checks")
     # chainer.testing (imported by gradient_check) decorates with an unregistered mark.
     config.addinivalue_line("markers", "gpu: chainer.testing's GPU mark")
-    profiles.activate(config.getoption("--forget-profile"))
-    path = config.getoption("--forget-results")
-    config._forget_results = open(path, "a", encoding="utf-8") if path else None  # noqa: SIM115
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    active = config.getoption("--forget-impl") is not None or _names_a_suite(config)
+    config.stash[ACTIVE_KEY] = active
+    config.stash.setdefault(CHOICE_KEY, choice(config))
+    if active:
+        enter_harness(config)
     known = config.getoption("--forget-known-deviations")
-    config._forget_known = {e.clause: e.reason for e in deviations.load(known)} if known else {}
+    try:
+        config.stash[KNOWN_KEY] = {e.clause: e.reason for e in deviations.load(known)
+                                   } if known else {}
+    except deviations.DeviationsError as exc:
+        raise pytest.UsageError(f"forget-conformance: {exc}") from None
+    path = config.getoption("--forget-results")
+    try:
+        config.stash[RESULTS_KEY] = open(path, "a", encoding="utf-8") if path else None  # noqa: SIM115
+    except OSError as exc:
+        raise pytest.UsageError(f"forget-conformance: cannot write results to {path}: "
+                                f"{exc.strerror}") from None
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    stream = getattr(config, "_forget_results", None)
+    stream = config.stash.get(RESULTS_KEY, None)
     if stream is not None:
         stream.close()
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    if not is_active(config):
+        return None
+    chosen = config.stash[CHOICE_KEY]
+    target = impl.ALIASES.get(chosen.impl, chosen.impl)
+    return (f"forget-conformance: implementation {chosen.impl} ({target}), device "
+            f"{chosen.device}, profile {chosen.profile}, level {chosen.level}")
 
 
 def clause_ids(item: pytest.Item) -> tuple[str, ...]:
@@ -62,37 +182,35 @@ def clause_ids(item: pytest.Item) -> tuple[str, ...]:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    known = config._forget_known
+    roots = suite_roots()
+    known = config.stash[KNOWN_KEY]
     level = config.getoption("--forget-level")
     for item in items:
+        if not (is_active(config) or any(root in item.path.parents for root in roots)):
+            continue  # a foreign test's own ``clause`` mark is none of our business
         ids = clause_ids(item)
         for clause_id in ids:
             clause = catalogue.get(clause_id)  # an unknown ID is a collection error
             if clause.level == "drop-in" and level == "contract":
                 item.add_marker(pytest.mark.skip(reason=f"{clause_id} is not judged at --level "
                                                         "contract"))
+        _emit(config, {"event": "collected", "nodeid": item.nodeid, "clauses": ids})
         declared = [c for c in ids if c in known]
         if declared:
             reason = "; ".join(f"{c}: {known[c]}" for c in declared)
             item.add_marker(pytest.mark.xfail(reason=f"known deviation {reason}", strict=False))
 
 
-def _emit(config: pytest.Config, record: dict) -> None:
-    stream = config._forget_results
+def _emit(config: pytest.Config, record: dict[str, Any]) -> None:
+    stream = config.stash.get(RESULTS_KEY, None)
     if stream is not None:
         stream.write(json.dumps(record) + "\n")
         stream.flush()
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_runtest_protocol(item: pytest.Item, nextitem) -> None:
-    _emit(item.config, {"event": "start", "nodeid": item.nodeid, "clauses": clause_ids(item)})
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
-    outcome = yield
-    report = outcome.get_result()
+def report_record(item: pytest.Item, call: pytest.CallInfo, report: pytest.TestReport
+                  ) -> dict[str, Any]:
+    """The ``--forget-results`` line for one test phase (what ``runner``/``report`` read)."""
     violated = symptom = reproducer = None
     if call.excinfo is not None and isinstance(call.excinfo.value, catalogue.ClauseViolation):
         violated = call.excinfo.value.clause_id
@@ -114,37 +232,43 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         status = "xpass"
     else:
         status = report.outcome
-    if report.when == "call" or report.outcome != "passed":
-        _emit(item.config, {
-            "event": "report", "nodeid": item.nodeid, "when": report.when,
+    return {"event": "report", "nodeid": item.nodeid, "when": report.when,
             "status": status, "clauses": clause_ids(item), "violated": violated,
             "message": message.splitlines()[0][:500] if message else "", "symptom": symptom,
             "outcome": next((v for k, v in item.user_properties if k == "outcome"), None),
-            "reproducer": reproducer,
-        })
+            "reproducer": reproducer}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    _emit(item.config, {"event": "start", "nodeid": item.nodeid, "clauses": clause_ids(item)})
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo
+                              ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if item.config.stash.get(RESULTS_KEY, None) is not None and (
+            report.when == "call" or report.outcome != "passed"):
+        _emit(item.config, report_record(item, call, report))
+    return report
 
 
 # ---------------------------------------------------------------- fixtures
+# Only ``forget_*`` names: the plug-in is loaded into foreign suites too.
 
 
 @pytest.fixture(scope="session")
 def forget_implementation(request: pytest.FixtureRequest) -> impl.Implementation:
     """The implementation under test."""
-    name = impl.chosen_name(request.config.getoption("--forget-impl"))
     try:
-        return impl.resolve(name)
+        return impl.resolve(request.config.stash[CHOICE_KEY].impl)
     except impl.ImplementationError as exc:
         pytest.exit(f"forget-conformance: {exc}", returncode=2)
 
 
 @pytest.fixture(scope="session")
-def forget(forget_implementation: impl.Implementation):
-    """The ``forget`` callable under test."""
-    return forget_implementation.forget
-
-
-@pytest.fixture(scope="session")
-def forget_reference():
+def forget_reference() -> Any:
     """This project's reference ``forget`` (for comparisons that need a known-good one)."""
     from forget_conformance.reference import forget as reference
 
@@ -153,27 +277,22 @@ def forget_reference():
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "forget_device" in metafunc.fixturenames:
-        specs = devices.selected(metafunc.config.getoption("--forget-device"))
+        from forget_conformance import devices
+
+        chosen = metafunc.config.stash[CHOICE_KEY]
+        if chosen.problem:
+            raise pytest.UsageError(f"forget-conformance: {chosen.problem}")
+        specs = devices.selected(chosen.device)
         ids = ["cpu" if s == devices.CPU else "gpu" for s in specs]
         metafunc.parametrize("forget_device", specs, ids=ids, indirect=True)
 
 
 @pytest.fixture
-def forget_device(request: pytest.FixtureRequest):
+def forget_device(request: pytest.FixtureRequest) -> Any:
     """A Chainer device to run on; GPU runs skip with the reason when absent."""
+    from forget_conformance import devices
+
     spec = getattr(request, "param", devices.CPU)
     if spec == devices.GPU and devices.gpu_unavailable_reason() is not None:
         pytest.skip(devices.gpu_unavailable_reason())
     return devices.get(spec)
-
-
-@pytest.fixture(autouse=True)
-def _global_state_guard(request: pytest.FixtureRequest):
-    """Fail a test whose implementation leaks config or hooks; always restore state."""
-    before = state.snapshot()
-    yield
-    after = state.snapshot()
-    leaked = state.leaks(before, after, rng=False)
-    state.restore(before)
-    if leaked and request.node.get_closest_marker("clause") is not None:
-        pytest.fail("global state leaked past the test: " + "; ".join(leaked), pytrace=False)

@@ -83,10 +83,16 @@ def mismatch(actual, expected, tol: Tolerance) -> str | None:
     nan_a, nan_e = np.isnan(a64), np.isnan(e64)
     if not np.array_equal(nan_a, nan_e):
         return "NaN pattern differs"
-    ok = ~nan_e
+    # Infinities match exactly, sign included; they take no part in the scale (an
+    # infinite scale would allow any error everywhere).
+    for sign, name in ((1, "+inf"), (-1, "-inf")):
+        if not np.array_equal(a64 == sign * np.inf, e64 == sign * np.inf):
+            return f"{name} pattern differs"
+    ok = np.isfinite(e64)
     scale = float(np.max(np.abs(e64[ok]), initial=0.0))
-    allowed = np.where(ok, tol.rtol * np.abs(e64) + tol.atol_scale * scale, np.inf)
-    err = np.where(ok, np.abs(a64 - e64), 0.0)
+    with np.errstate(invalid="ignore"):  # inf - inf where both are inf: masked out
+        allowed = np.where(ok, tol.rtol * np.abs(e64) + tol.atol_scale * scale, np.inf)
+        err = np.where(ok, np.abs(a64 - e64), 0.0)
     if np.all(err <= allowed):
         return None
     worst = int(np.argmax(err - allowed))

@@ -57,6 +57,8 @@ def final_outcomes(records: list[dict]) -> dict[str, dict]:
     for r in records:
         if r.get("event") != "report":
             continue
+        if r["status"] == "error":  # not run (the runner gave up): no verdict on it
+            r = dict(r, status="failed", symptom=symptoms.HARNESS)
         prev = out.get(r["nodeid"])
         if prev is None or rank.get(r["status"], 0) > rank.get(prev["status"], 0):
             out[r["nodeid"]] = r
@@ -163,8 +165,10 @@ def _verdict(clause, outcomes, checks, declared):
             if not found:
                 continue
             detail = _describe(found[0], len(judged), len(failed))
-            if status == "error":
+            if status == "error" and not found[0].message.startswith("not run"):
                 detail = f"harness error, not the implementation's fault: {found[0].message}"
+            elif status == "error":  # the runner gave up before these tests ran
+                detail = f"{len(found)}/{len(outcomes)} tests {found[0].message}"
             if status == "xfail":
                 why = found[0].accepted_by
                 reason = next((e.reason for e in declared if e.label() == why), why)
@@ -206,11 +210,19 @@ def stale(entries: list[deviations.Entry], results: list[ClauseResult],
         for test, clauses in ran)]
 
 
+def nothing_checked(results: list[ClauseResult]) -> bool:
+    """True when no clause was checked at all (every one skipped)."""
+    return all(r.status == "skip" for r in results)
+
+
 def exit_code(results: list[ClauseResult], stale_entries: list | None = None) -> int:
-    """0 conforming, 1 any fail (or, given them, stale entries), 3 a harness error and no fail."""
+    """0 conforming; 1 any fail (or, given them, stale entries); 3 no verdict: a clause could
+    not be checked (harness error, or not run) or none was, and nothing failed."""
     if any(r.status == "fail" for r in results) or stale_entries:
         return 1
-    return 3 if any(r.status == "error" for r in results) else 0
+    if any(r.status == "error" for r in results) or nothing_checked(results):
+        return 3
+    return 0
 
 
 def table(results: list[ClauseResult], stale_entries: list | None = None,
@@ -257,17 +269,25 @@ def versions() -> dict[str, str | None]:
 
 
 def write_atomically(path: str | os.PathLike, text: str) -> None:
-    """Write the whole file or nothing: a temporary file renamed into place."""
+    """Write the whole file or nothing: a temporary file renamed into place, created
+    with the user's umask, in a folder created when missing."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp's 0600 is not what the user asked for
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def to_json(results: list[ClauseResult], meta: dict, stale_entries: list | None = None) -> str:

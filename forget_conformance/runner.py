@@ -3,10 +3,14 @@
 The child appends one JSON line per test event to a results file (see
 ``plugin``). If it dies, or goes silent past the per-test limit, the test it
 was in is recorded as failed with the reason, and a new child resumes after it.
+After ``max_restarts`` such restarts the runner gives up: the tests not yet run
+are recorded as errors. The child runs in its own process group, which is
+killed whatever way ``run`` ends (an interrupt included).
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -34,6 +38,7 @@ class RunOptions:
     seed: int | None = None
     level: str = "contract"
     select: list[str] | None = None  # node ids: run only these (the upstream oracle's rerun)
+    max_restarts: int = MAX_RESTARTS
     extra_env: dict[str, str] = field(default_factory=dict)
 
 
@@ -42,6 +47,7 @@ class RunResult:
     records: list[dict]
     crashes: int
     usage_error: str | None = None
+    gave_up: bool = False
 
 
 def suite_paths(suite: str) -> list[Path]:
@@ -129,11 +135,35 @@ def _watch(proc: subprocess.Popen, results: Path, silence_limit: float) -> str |
         if size != last_size:
             last_size, last_change = size, time.monotonic()
         elif time.monotonic() - last_change > silence_limit:
-            proc.send_signal(signal.SIGKILL)
-            proc.wait()
+            _stop_group(proc, grace=0)
             return f"no progress for {silence_limit:.0f} s: the run was killed"
         time.sleep(0.2)
     return None
+
+
+def _stop_group(proc: subprocess.Popen, grace: float = 2.0) -> None:
+    """End the child's whole process group: SIGTERM, then SIGKILL after ``grace`` s."""
+    if grace and proc.poll() is None:
+        _signal_group(proc, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(grace)
+    _signal_group(proc, signal.SIGKILL)  # workers (xdist) may outlive the leader
+    proc.wait()
+
+
+def _signal_group(proc: subprocess.Popen, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, sig)
+
+
+def _not_run(records: list[dict], crashes: int) -> list[dict]:
+    """Error records for the collected tests that never started."""
+    started = {r["nodeid"] for r in records if r["event"] == "start"}
+    collected = {r["nodeid"]: r["clauses"] for r in records if r["event"] == "collected"}
+    return [{"event": "report", "nodeid": nodeid, "when": "call", "status": "error",
+             "clauses": clauses, "violated": None,
+             "message": f"not run, gave up after {crashes} crashes"}
+            for nodeid, clauses in collected.items() if nodeid not in started]
 
 
 def run(opts: RunOptions) -> RunResult:
@@ -141,14 +171,18 @@ def run(opts: RunOptions) -> RunResult:
     records: list[dict] = []
     crashes = 0
     with tempfile.TemporaryDirectory(prefix="forget-conformance-") as tmp:
-        for attempt in range(MAX_RESTARTS + 1):
+        for attempt in range(opts.max_restarts + 1):
             results = Path(tmp) / f"results-{attempt}.jsonl"
             started = [r["nodeid"] for r in records if r["event"] == "start"]
             errors = Path(tmp) / f"stderr-{attempt}.txt"
             with errors.open("w", encoding="utf-8") as err:
                 proc = subprocess.Popen(_command(opts, results, started), env=_env(opts),
-                                        stdout=sys.stderr, stderr=err, text=True)
-                hung = _watch(proc, results, opts.timeout + 15)
+                                        stdout=sys.stderr, stderr=err, text=True,
+                                        start_new_session=True)
+                try:
+                    hung = _watch(proc, results, opts.timeout + 15)
+                finally:
+                    _stop_group(proc)
             stderr = errors.read_text(encoding="utf-8", errors="replace")
             new = _read(results)
             records += new
@@ -168,6 +202,8 @@ def run(opts: RunOptions) -> RunResult:
                                 "symptom": "hang" if hung else "crash"})
             if not unfinished:
                 break
+        else:
+            return RunResult(records + _not_run(records, crashes), crashes, gave_up=True)
     return RunResult(records, crashes)
 
 

@@ -20,7 +20,10 @@ A symptom is a kind, optionally with a qualifier after a colon:
 
 from __future__ import annotations
 
-import numpy as np
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
 
 KINDS = ("gradient-none", "gradient-unexpected", "value-scaled", "value-mismatch",
          "memory-kept", "call-count", "state-changed", "nothing-raised", "wrong-exception",
@@ -67,6 +70,8 @@ def scale_factor(actual: np.ndarray, expected: np.ndarray) -> float | None:
     relative) and it is not 1; else None."""
     if actual.shape != expected.shape or actual.dtype.kind != "f":
         return None
+    import numpy as np  # here, not at import: the plug-in loads this module in every run
+
     a, e = actual.astype(np.float64).ravel(), expected.astype(np.float64).ravel()
     nonzero = np.abs(e) > 0
     if not nonzero.any() or np.any(a[~nonzero] != 0) or not np.all(np.isfinite(a)):

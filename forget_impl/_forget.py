@@ -134,6 +134,7 @@ class _Forget(function_node.FunctionNode):
         self.config = _config_snapshot()
         self.sink = _Sink()
         self.device = backend.CpuDevice()
+        self.result_type: type = tuple
 
     def forward(self, inputs):
         n_args = len(inputs) - 1  # the last input is the sink's scalar
@@ -145,7 +146,11 @@ class _Forget(function_node.FunctionNode):
 
     def call(self, xs) -> tuple:
         """Call ``func`` and validate what it returns (D5)."""
-        return _call_func(self.func, xs)
+        outs = _call_func(self.func, xs)
+        # Keep a tuple subclass (a namedtuple) for the caller, as func(*xs) gives it
+        # (D6; upstream returns a plain tuple). A Variable result needs nothing.
+        self.result_type = type(outs)
+        return outs
 
     def recompute_context(self):
         """The configuration the recomputation runs under (T2, D9)."""
@@ -257,6 +262,8 @@ def apply_forget(node: _Forget, xs: tuple):
     ys = node.apply(xs + (node.sink.hub(node.device),))
     if len(ys) == 1:
         (ys,) = ys
+    elif node.result_type is not tuple:
+        ys = getattr(node.result_type, "_make", node.result_type)(ys)
     return ys
 
 

@@ -22,6 +22,8 @@ contribution is still far outside that tolerance.
 """
 
 import collections
+import gc
+import types
 
 import chainer
 import numpy as np
@@ -37,7 +39,8 @@ Difference = collections.namedtuple("Difference", "check what key message error"
 
 def mismatch(actual, expected, cross_device=False):
     """None when ``actual`` matches ``expected``, else why: same shape and dtype; integers
-    exact; floats (same NaNs) within tol * |expected| + tol * max|expected|."""
+    exact; floats: the same NaNs and the same infinities (an overflow must show on both
+    paths), the finite rest within tol * |expected| + tol * max|expected|."""
     a, e = np.asarray(actual), np.asarray(expected)
     if a.shape != e.shape:
         return f"shape {a.shape} != expected {e.shape}"
@@ -46,15 +49,23 @@ def mismatch(actual, expected, cross_device=False):
     if e.dtype.kind != "f":
         bad = int(np.count_nonzero(a != e))
         return f"{bad} of {a.size} elements differ (exact comparison)" if bad else None
+    if np.array_equal(a, e, equal_nan=True):  # the common case, bit for bit: no arithmetic
+        return None
     tol = CROSS_DEVICE.get(e.dtype.name, 0.0) if cross_device else ULPS * float(
         np.finfo(e.dtype).eps)
     a, e = a.astype(np.float64), e.astype(np.float64)
-    nan = np.isnan(e)
-    if not np.array_equal(np.isnan(a), nan):
+    if not np.array_equal(np.isnan(a), np.isnan(e)):
         return "NaN pattern differs"
-    scale = np.max(np.abs(e[~nan]), initial=0.0)
-    allowed = np.where(nan, np.inf, tol * np.abs(e) + tol * scale)
-    err = np.where(nan, 0.0, np.abs(a - e))
+    finite = np.isfinite(e)
+    if not np.array_equal(np.isfinite(a), finite) or not np.array_equal(a[np.isinf(e)],
+                                                                         e[np.isinf(e)]):
+        i = int(np.argmax(np.isfinite(a) != finite)) if not np.array_equal(
+            np.isfinite(a), finite) else int(np.argmax(np.isinf(e) & (a != e)))
+        return (f"infinity pattern differs at flat index {i} (got {a.flat[i]:.6g}, expected "
+                f"{e.flat[i]:.6g})")
+    scale = np.max(np.abs(e[finite]), initial=0.0)
+    allowed = np.where(finite, tol * np.abs(e) + tol * scale, np.inf)
+    err = np.where(finite, np.abs(a - e), 0.0)
     if np.all(err <= allowed):
         return None
     i = int(np.argmax(err - allowed))
@@ -91,6 +102,7 @@ class Run:
     def __init__(self):
         self.values, self.grads, self.params, self.state, self.calls = {}, {}, {}, {}, {}
         self.error, self.phase, self.leaked = None, "", []
+        self.retained = self.held = 0  # bytes the graph holds after forward, after backward
 
 
 def host(a):
@@ -100,29 +112,38 @@ def host(a):
 
 def run_step(graph, forget, device, train=True, loss_scale=None, update=False):
     """One step of ``graph`` (``make_links``, ``make_inputs``, ``forward``), plain when
-    ``forget`` is None: forward under ``train``, backward outside it, then SGD if ``update``."""
+    ``forget`` is None: forward under ``train``, backward outside it, then SGD if ``update``.
+    Records the bytes the loss's graph holds after forward and after backward."""
     device = chainer.get_device(device)
     run, calls = Run(), collections.Counter()
     links, xs = graph.make_links(device), graph.make_inputs(device)
+    existing = {id(p.array) for p in links.params()} | {
+        id(x.array if isinstance(x, chainer.Variable) else x) for x in xs.values()} | {
+        id(v) for link in links.links() for v in vars(link).values()}  # running statistics
     before = global_state()
-    try:
-        run.phase = "forward"
-        with chainer.using_config("train", train):
-            outs, loss = graph.forward(forget, links, xs, calls)
-        run.values = {key: host(v) for key, v in outs.items()}
-        run.phase = "backward"
-        loss.backward(loss_scale=loss_scale)
-        run.phase = "update"
-        if update:
-            optimizer = chainer.optimizers.SGD(lr=0.5)
-            optimizer.setup(links)
-            optimizer.update()
-        run.phase = "done"
-    except Exception as exc:  # noqa: BLE001 - the implementation's failure is data here
-        run.error = exc
-        return run
-    finally:
-        run.leaked = restore_global_state(before)
+    with np.errstate(all="ignore"):  # numeric extremes overflow on both paths alike
+        try:
+            run.phase = "forward"
+            with chainer.using_config("train", train):
+                outs, loss = graph.forward(forget, links, xs, calls)
+            run.values = {key: host(v) for key, v in outs.items()}
+            run.retained = held_bytes(loss, existing)
+            run.phase = "backward"
+            loss.backward(loss_scale=loss_scale)
+            leaf_grads = [x.grad for x in xs.values() if isinstance(x, chainer.Variable)]
+            run.held = held_bytes(loss, existing | {id(g) for g in leaf_grads + [
+                p.grad for p in links.params()] if g is not None})
+            run.phase = "update"
+            if update:
+                optimizer = chainer.optimizers.SGD(lr=0.5)
+                optimizer.setup(links)
+                optimizer.update()
+            run.phase = "done"
+        except Exception as exc:  # noqa: BLE001 - the implementation's failure is data here
+            run.error = exc
+            return run
+        finally:
+            run.leaked = restore_global_state(before)
     run.grads = {key: host(x.grad) for key, x in xs.items()
                  if isinstance(x, chainer.Variable) and x.requires_grad}
     for name, param in links.namedparams():
@@ -134,6 +155,39 @@ def run_step(graph, forget, device, train=True, loss_scale=None, update=False):
                 run.state[f"{name}.{attr}"] = np.asarray(host(getattr(link, attr)))
     run.calls = dict(calls)
     return run
+
+
+_LEAVES = {type(None), bool, int, float, complex, str, bytes, type, types.ModuleType,
+           types.CodeType, types.BuiltinFunctionType}
+
+
+def held_bytes(root, existing):
+    """Bytes of the arrays reachable from ``root`` (the loss: its graph, and all its
+    nodes hold: saved arrays, attributes, the closures of functions), each buffer once;
+    not the arrays whose ids are in ``existing`` (inputs, parameters and their
+    gradients, links' running statistics), nor links (they exist anyway), nor a
+    function's globals."""
+    seen, stack, total = set(existing), [root], 0
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        kind = type(obj)
+        if kind in _LEAVES:
+            continue
+        if kind is np.ndarray:
+            while isinstance(obj.base, np.ndarray):
+                obj = obj.base
+            if ("buffer", id(obj)) not in seen and id(obj) not in existing:
+                seen.add(("buffer", id(obj)))
+                total += obj.nbytes
+        elif kind is types.FunctionType:
+            stack += [cell.cell_contents for cell in obj.__closure__ or ()]
+            stack += [obj.__defaults__, obj.__dict__]
+        elif not isinstance(obj, (chainer.Link, type, types.FrameType)):
+            stack += gc.get_referents(obj)
+    return total
 
 
 def global_state():
@@ -184,9 +238,11 @@ def raised(check, run):
 # ---- the checks: each yields every Difference it finds (none: forget agrees) ----
 
 
-def check_differential(graph, forget, device, expected_calls, loose=()):
+def check_differential(graph, forget, device, expected_calls, loose=(), limit=None):
     """One training step: outputs, then (unless forget raised) gradients of the arguments
-    and parameters, segment calls, global configuration left changed, link state.
+    and parameters, segment calls, global configuration left changed, link state, and
+    memory: the graph holds at most ``limit`` bytes after forward (the memory model's
+    figure, when it covers the graph) and grows in backward no more than the plain one.
     Gradients of the leaves in ``loose`` within the dtype's precision (module docstring)."""
     plain, forg = run_pair(graph, forget, device)
     if forg.phase != "forward":  # outputs exist: compare them before any later error
@@ -204,12 +260,20 @@ def check_differential(graph, forget, device, expected_calls, loose=()):
         message = "global state changed by the step: " + "; ".join(forg.leaked)
         yield Difference("differential", "leak", "", message, None)
     yield from compare("differential", "state", "link state {}", plain.state, forg.state)
+    if limit is not None and forg.retained > limit:
+        message = (f"after forward the graph holds {forg.retained} bytes, the memory model "
+                   f"{limit} (inputs and outputs of forget only)")
+        yield Difference("differential", "memory", "forward", message, None)
+    if forg.held - forg.retained > plain.held - plain.retained:
+        message = (f"backward left {forg.held - forg.retained} more bytes held by the graph, "
+                   f"the plain graph {plain.held - plain.retained}")
+        yield Difference("differential", "memory", "backward", message, None)
 
 
-def check_loss_scale(graph, forget, device, expected_calls, loose=()):
+def check_loss_scale(graph, forget, device, expected_calls, loose=(), limit=None):
     """If the differential check passes: backward with loss_scale, then an SGD step: the
     same parameters as the plain graph."""
-    found = list(check_differential(graph, forget, device, expected_calls, loose))
+    found = list(check_differential(graph, forget, device, expected_calls, loose, limit))
     yield from found
     if found:
         return
@@ -221,10 +285,10 @@ def check_loss_scale(graph, forget, device, expected_calls, loose=()):
     yield from compare("loss_scale", "param", label, plain.params, forg.params, loose=loose)
 
 
-def check_eval_forward(graph, forget, device, expected_calls, loose=()):
+def check_eval_forward(graph, forget, device, expected_calls, loose=(), limit=None):
     """If the differential check passes: forward under train=False, backward outside it:
     the recomputation must use the forward's config (same gradients and link state)."""
-    found = list(check_differential(graph, forget, device, expected_calls, loose))
+    found = list(check_differential(graph, forget, device, expected_calls, loose, limit))
     yield from found
     if found:
         return
@@ -236,9 +300,9 @@ def check_eval_forward(graph, forget, device, expected_calls, loose=()):
     yield from compare("eval_forward", "state", "link state {}", plain.state, forg.state)
 
 
-def check_cross_device(graph, forget, device, expected_calls, loose=()):
+def check_cross_device(graph, forget, device, expected_calls, loose=(), limit=None):
     """Through forget on ``device`` vs plain on the CPU: values and gradients, within the
-    dtype's precision (``loose`` changes nothing here)."""
+    dtype's precision (``loose`` and ``limit`` change nothing here)."""
     cpu, other = run_pair(graph, forget, device, plain_device="@numpy")
     if other.error is not None:
         yield raised("cross_device", other)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from forget_conformance.bench import model
 from forget_conformance.fuzz import compare
 
 from forget_conformance import symptoms
@@ -25,6 +26,7 @@ from forget_conformance.graph import (
     param_uses,
     shared_capture_leaves,
 )
+from forget_conformance.graph.memory import MemoryModelError
 
 LOSS_SCALE = compare.LOSS_SCALE
 #: Structure that makes a gradient difference a T4 matter rather than plain D3.
@@ -34,6 +36,7 @@ T4_FEATURES = {"nested", "duplicate_arg", "passthrough", "multi_output", "unused
 CLAUSES = {
     ("differential", "value"): "D1", ("differential", "calls"): "D4",
     ("differential", "leak"): "D9", ("differential", "state"): "D9",
+    ("differential", "memory"): "D2",
     ("loss_scale", "param"): "T1",
     ("eval_forward", "grad"): "T2", ("eval_forward", "state"): "T2",
     ("cross_device", "value"): "D1", ("cross_device", "grad"): "D3",
@@ -75,17 +78,31 @@ def _grad_clause(graph: Graph, key: str) -> str:
     return "T4" if found & T4_FEATURES else "D3"
 
 
-def run_check(check: str, graph: Graph, forget: Callable, device: Any = None) -> None:
+def retained_limit(graph: Graph) -> int | None:
+    """The bytes the graph may hold after a forward through ``forget``: the memory model's
+    figure (``bench/model.py``), or None for a graph it does not cover (captured values,
+    ops without memory facts)."""
+    try:
+        return model.predict(graph, forgetting=True).retained
+    except MemoryModelError:
+        return None
+
+
+def run_check(check: str, graph: Graph, forget: Callable, device: Any = None) -> bool:
     """Run ``compare.CHECKS[check]`` on ``graph``; raise for the first difference.
     The leaves that captured values depend on are compared within their dtype's
-    precision (see ``fuzz/compare.py``)."""
+    precision (see ``fuzz/compare.py``). Returns whether the bytes held after forward
+    were checked against the memory model."""
     entry = compare.CHECKS[check][-1]
+    limit = retained_limit(graph)
     found = entry(compile_graph(graph), forget, device or "@numpy",
-                  expected_calls(graph, forgetting=True), tuple(sorted(capture_leaves(graph))))
+                  expected_calls(graph, forgetting=True), tuple(sorted(capture_leaves(graph))),
+                  limit)
     diff = next(found, None)
     if diff is not None:
         raise ClauseViolation(clause_of(graph, diff), diff.message,
                               symptom_of(diff)) from diff.error
+    return limit is not None and check != "cross_device"
 
 
 def symptom_of(diff: compare.Difference) -> str:
@@ -96,6 +113,8 @@ def symptom_of(diff: compare.Difference) -> str:
         return "call-count"
     if diff.what in ("leak", "state"):
         return "state-changed"
+    if diff.what == "memory":
+        return "memory-kept"
     if "no gradient where" in diff.message:
         return "gradient-none"
     if "a gradient where" in diff.message:
@@ -103,31 +122,32 @@ def symptom_of(diff: compare.Difference) -> str:
     return "value-mismatch"
 
 
-def check_differential(graph: Graph, forget: Callable, device: Any = None) -> None:
+def check_differential(graph: Graph, forget: Callable, device: Any = None) -> bool:
     """One training-mode forward + backward: outputs (D1, D6), calls (D4), gradients
-    (D3, T3, T4, D7), link state and the ``in_recomputing`` flag (D9)."""
-    run_check("differential", graph, forget, device)
+    (D3, T3, T4, D7), link state and the ``in_recomputing`` flag (D9), bytes the graph
+    holds (D2). Returns whether those were checked against the memory model."""
+    return run_check("differential", graph, forget, device)
 
 
-def check_loss_scale(graph: Graph, forget: Callable, device: Any = None) -> None:
+def check_loss_scale(graph: Graph, forget: Callable, device: Any = None) -> bool:
     """Backward with ``loss_scale`` then an SGD step: same parameters (T1). The graph
     must first pass :func:`check_differential`, so that only a loss-scale bug is T1."""
-    run_check("loss_scale", graph, forget, device)
+    return run_check("loss_scale", graph, forget, device)
 
 
-def check_eval_forward(graph: Graph, forget: Callable, device: Any = None) -> None:
+def check_eval_forward(graph: Graph, forget: Callable, device: Any = None) -> bool:
     """Forward under ``train=False``, backward outside it: recomputation must use the
     forward's config, so gradients and link state match the plain graph (T2). The graph
     must first pass :func:`check_differential` (in training mode)."""
-    run_check("eval_forward", graph, forget, device)
+    return run_check("eval_forward", graph, forget, device)
 
 
-def check_cross_device(graph: Graph, forget: Callable, device: Any = None) -> None:
+def check_cross_device(graph: Graph, forget: Callable, device: Any = None) -> bool:
     """Through ``forget`` on ``device`` vs plain on the CPU, within ``policy.cross_device``."""
-    run_check("cross_device", graph, forget, device)
+    return run_check("cross_device", graph, forget, device)
 
 
-CHECKS: dict[str, Callable[[Graph, Callable, Any], None]] = {
+CHECKS: dict[str, Callable[[Graph, Callable, Any], bool]] = {
     "differential": check_differential,
     "loss_scale": check_loss_scale,
     "eval_forward": check_eval_forward,

@@ -1,7 +1,8 @@
 """Reproducer scripts: a failing graph as a standalone Python file.
 
 The script needs only NumPy, Chainer and the implementation under test (imported by
-its ``MODULE:ATTR`` target, from the current directory or ``PYTHONPATH``): it is the
+its ``MODULE:ATTR`` target, from the current directory or ``PYTHONPATH``): it is a copy
+of :func:`forget_conformance.chainer_compat.apply` (run before Chainer is imported), the
 graph as plain Chainer code (``graph.to_source``), the check that failed (copied
 from :mod:`.compare`, which the oracle runs) and a ``main`` that exits 1 while
 the failure reproduces. Files are never overwritten: names are made unique.
@@ -15,8 +16,9 @@ import re
 from pathlib import Path
 
 from forget_conformance.fuzz import compare
+from forget_conformance.fuzz.oracle import retained_limit
 
-from forget_conformance import catalogue
+from forget_conformance import catalogue, chainer_compat
 from forget_conformance.graph import Graph, capture_leaves, expected_calls, to_source
 
 ENV_DIR = "FORGET_FUZZ_FAILURES"
@@ -43,6 +45,12 @@ import os
 import sys
 import traceback
 
+# ---- Chainer 7.8.1 on NumPy 2 and Python 3.12+ (forget_conformance/chainer_compat.py) ----
+
+{compat}
+
+apply()
+
 # ---- the graph, as plain Chainer code (forward(None, ...) runs it without forget) ----
 '''
 
@@ -54,6 +62,7 @@ TARGET = {target!r}
 DEVICE = {device!r}
 EXPECTED_CALLS = {calls!r}  # calls of each segment function with forget (D4)
 LOOSE = {loose!r}  # leaves of captured values: gradients within the dtype's precision
+LIMIT = {limit!r}  # bytes the graph may hold after forward (the memory model; None: not covered)
 GRAPH = sys.modules[__name__]  # make_links, make_inputs and forward, above
 
 
@@ -72,7 +81,7 @@ def main(argv):
     if ":" not in target:
         print("usage: python " + sys.argv[0] + " [MODULE:ATTR]", file=sys.stderr)
         return 2
-    found = list({entry}(GRAPH, load(target), DEVICE, EXPECTED_CALLS, LOOSE))
+    found = list({entry}(GRAPH, load(target), DEVICE, EXPECTED_CALLS, LOOSE, LIMIT))
     if not found:
         print(f"passes: {{target}} agrees with the plain graph ({check} check)")
         return 0
@@ -109,11 +118,12 @@ def script(graph: Graph, *, target: str, check: str, device: str, clause: str = 
     title = catalogue.BY_ID[clause].title if clause in catalogue.BY_ID else "not attributed"
     header = _HEADER.format(clause=clause, title=title, message=message, target=target,
                             check=check, device=device, replay_line=REPLAY_MARK + replay,
-                            name=name)
+                            name=name, compat=inspect.getsource(chainer_compat.apply).strip())
     main = _MAIN.format(target=target, device=device, check=check,
                         entry=compare.CHECKS[check][-1].__name__,
                         calls=expected_calls(graph, forgetting=True),
-                        loose=tuple(sorted(capture_leaves(graph))))
+                        loose=tuple(sorted(capture_leaves(graph))),
+                        limit=retained_limit(graph))
     return (header + to_source(graph) + "\n\n# ---- the check (as the fuzzer's oracle) ----\n\n"
             + check_source(check) + main)
 

@@ -18,7 +18,11 @@ ACTIONS = ("unary", "forget", "end", "binary", "linear", "matmul", "reshape", "t
            "conv2d", "embed_id", "capture")
 #: Structures appended after the random steps, to reach clause-specific shapes quickly.
 EXTRAS = ("none", "param_in_segment", "shared_param", "stateful_in_segment", "multi_output",
-          "duplicate_arg", "index_arg", "captured_value")
+          "duplicate_arg", "index_arg", "captured_value", "nested_stateful", "result_shapes")
+#: An input's fill, drawn per float input: mostly data in [-1, 1), one in three numeric
+#: extremes (values near the dtype's largest, whose products and loss-scaled gradients
+#: overflow to inf, or an inf, a -inf and a NaN among the data).
+FILL_DRAWS = ("uniform", "uniform", "uniform", "uniform", "large", "nonfinite")
 DIMS = (2, 3, 1, 4, 0)
 #: Ops that make a value unfit for capture. The forget path backpropagates the gradient
 #: of a captured value's use inside the segment separately from its other uses (as
@@ -45,7 +49,8 @@ def graphs(draw, max_steps: int = 6, max_depth: int = 2, extras: tuple[str, ...]
         ndim = draw(st.sampled_from((2, 1, 3, 4)))
         shape = tuple(draw(st.sampled_from(DIMS)) for _ in range(ndim))
         dtype = main if i == 0 else draw(st.sampled_from((main,) + FLOAT_DTYPES))
-        b.input(shape, dtype, wrap=not raw_arrays or draw(st.sampled_from((True, False))))
+        b.input(shape, dtype, wrap=not raw_arrays or draw(st.sampled_from((True, False))),
+                fill=draw(st.sampled_from(FILL_DRAWS)))
     if draw(st.booleans()):
         b.index_input((draw(st.integers(1, 4)),), high=5)
     ctx = _Context(draw, b, main)
@@ -81,8 +86,9 @@ class _Context:
     def capturable(self, refs) -> list[str]:
         """The refs among ``refs`` that a segment may close over: float32 or float64
         Variables (nothing computed from a raw array, which arithmetic would keep an
-        ndarray), computed without the ops in NOT_CAPTURED."""
-        raw = {x.name for x in self.b.inputs() if not x.wrap}
+        ndarray, nor from numeric extremes, where the rounding of split contributions
+        can decide an overflow), computed without the ops in NOT_CAPTURED."""
+        raw = {x.name for x in self.b.inputs() if not x.wrap or x.fill != "uniform"}
         found = []
         for r in refs:
             ops, leaves = self.b.history(r)
@@ -282,10 +288,42 @@ class _Context:
         elif name == "captured_value":
             self._captured_value()
             return
+        elif name == "nested_stateful":
+            self._nested_stateful()
+            return
+        elif name == "result_shapes":
+            self._result_shapes()
+            return
         else:
             self._shared_weight()
             return
         self.b.end_forget((y,))
+
+    def _nested_stateful(self) -> None:
+        """A segment inside a segment, with a normalization link (running statistics)
+        inside the inner one, and optionally a linear link in the outer one (D9, T4)."""
+        kind = self.draw(st.sampled_from(("batch_norm", "batch_renorm")))
+        x = self.b.input((self.draw(st.sampled_from((3, 2, 4))), 3), "float32")
+        (a,) = self.b.begin_forget((x,))
+        if self.draw(st.booleans()):
+            a = self.b.apply_link(self.link("linear", (3, 3), "float32"), a)
+        (c,) = self.b.begin_forget((a,))
+        (y,) = self.b.end_forget((self.b.apply_link(self.link(kind, (3,), "float32"), c),))
+        self.b.end_forget((self.b.unary("tanh", y),))
+
+    def _result_shapes(self) -> None:
+        """A segment returning many results, in a drawn order: one Variable twice, an
+        argument passed through, a 0-d sum and a computed value. Mostly both copies of
+        the Variable and the 0-d sum are used afterwards (``(y1 + y2) * s``), else which
+        results go unused is left to the loss (which uses the last two refs) (T4, D6)."""
+        (a,) = self.b.begin_forget((self.pick_float(),))
+        y = self.b.unary(self.draw(st.sampled_from(UNARY)), a)
+        results = [y, y, a, self.b.sum(y), self.b.binary("mul", a, y)]
+        order = self.draw(st.permutations(range(len(results))))
+        outs = self.b.end_forget(tuple(results[i] for i in order))
+        if not self.draw(st.booleans()):
+            twice = [o for o, i in zip(outs, order, strict=True) if i in (0, 1)]
+            self.b.binary("mul", self.b.binary("add", *twice), outs[order.index(3)])
 
     def _shared_weight(self) -> None:
         """A weight used inside a segment and outside it, in a drawn order (T3)."""

@@ -35,7 +35,7 @@ SUITES: dict[str, Suite] = {s.name: s for s in (
           graphs(extras=("param_in_segment", "none", "shared_param"), raw_arrays=False), 200,
           ("T1", "D1", "D3", "D4", "D6", "D7", "D9", "T3", "T4")),
     Suite("eval_forward", "eval_forward",
-          graphs(extras=("stateful_in_segment",), raw_arrays=False), 150,
+          graphs(extras=("stateful_in_segment", "nested_stateful"), raw_arrays=False), 150,
           ("T2", "D1", "D3", "D4", "D6", "D7", "D9", "T3", "T4")),
     Suite("cross_device", "cross_device", graphs(), 40, ("D1", "D3", "D6", "T4")),
 )}

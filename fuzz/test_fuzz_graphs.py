@@ -2,44 +2,66 @@
 
 Each test names the clauses its oracle can attribute a failure to; a failure
 writes a reproducer script (``$FORGET_FUZZ_FAILURES``, default ``./fuzz-failures``).
+Each test reports its feature coverage (``fuzz/coverage.py``): a line on the terminal
+and, when it passes, the message of its result.
 """
 
 from __future__ import annotations
 
 import pytest
-from forget_conformance.fuzz import suites
+from forget_conformance.fuzz import runner, suites
 
 pytestmark = pytest.mark.timeout(3600)
 
 
+def run(name: str, implementation, device, request: pytest.FixtureRequest) -> None:
+    """Run the suite; then report its coverage line (on failure too)."""
+    try:
+        suites.run(name, implementation, device)
+    finally:
+        progress = runner.LAST_RUN.get("progress")
+        if progress is not None:
+            _report(request, progress.coverage.line(name))
+
+
+def _report(request: pytest.FixtureRequest, line: str) -> None:
+    """``line`` on the terminal (past output capture) and in the result's message."""
+    request.node.user_properties.append(("observation", line))
+    terminal = request.config.pluginmanager.get_plugin("terminalreporter")
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    if terminal is not None and capture is not None:
+        with capture.global_and_fixture_disabled():
+            terminal.write_line(line)
+
+
 @pytest.mark.clause(*suites.SUITES["differential"].clauses)
-def test_forget_matches_plain_graph(forget, forget_implementation, forget_device):
+def test_forget_matches_plain_graph(forget, forget_implementation, forget_device, request):
     """Outputs, gradients, segment calls and link state equal the plain graph's."""
-    suites.run("differential", forget_implementation, forget_device)
+    run("differential", forget_implementation, forget_device, request)
 
 
 @pytest.mark.clause(*suites.SUITES["shared_parameters"].clauses)
-def test_shared_parameters_accumulate(forget, forget_implementation, forget_device):
+def test_shared_parameters_accumulate(forget, forget_implementation, forget_device, request):
     """A weight, or a captured value, used inside and outside a segment, in either order,
     gets both contributions (T3)."""
-    suites.run("shared_parameters", forget_implementation, forget_device)
+    run("shared_parameters", forget_implementation, forget_device, request)
 
 
 @pytest.mark.clause(*suites.SUITES["loss_scale"].clauses)
-def test_loss_scaled_step_updates_like_plain(forget, forget_implementation, forget_device):
+def test_loss_scaled_step_updates_like_plain(forget, forget_implementation, forget_device, request):
     """``backward(loss_scale=8)`` then SGD leaves the parameters of the plain graph."""
-    suites.run("loss_scale", forget_implementation, forget_device)
+    run("loss_scale", forget_implementation, forget_device, request)
 
 
 @pytest.mark.clause(*suites.SUITES["eval_forward"].clauses)
-def test_recompute_uses_forward_config(forget, forget_implementation, forget_device):
+def test_recompute_uses_forward_config(forget, forget_implementation, forget_device, request):
     """Forward under ``train=False``, backward outside it: as plain (BN in a segment)."""
-    suites.run("eval_forward", forget_implementation, forget_device)
+    run("eval_forward", forget_implementation, forget_device, request)
 
 
 @pytest.mark.clause(*suites.SUITES["cross_device"].clauses)
-def test_gpu_agrees_with_cpu(forget, forget_implementation, forget_device):
+def test_gpu_agrees_with_cpu(forget, forget_implementation, forget_device, request):
     """Through ``forget`` on the GPU vs plain on the CPU, within ``policy.cross_device``."""
     if forget_device.xp.__name__ == "numpy":
         pytest.skip("cross-device comparison needs a GPU run (--forget-device gpu or all)")
-    suites.run("cross_device", forget_implementation, forget_device)
+    run("cross_device", forget_implementation, forget_device, request)

@@ -12,7 +12,7 @@ from forget_conformance.bench.results import Row
 BASELINE = Path(__file__).resolve().parents[1] / "bench" / "baselines" / "reference-cpu.json"
 # elementwise at depth 8 is in the shipped baseline (the depth sweep); fast to run
 QUICK = ["--workloads", "elementwise", "--depth", "8", "--sweep", "--repeats", "2",
-         "--time-budget", "0", "--only-impl"]
+         "--time-budget", "0.001", "--only-impl"]
 
 
 def test_reference_passes_its_own_baseline_and_writes_json(tmp_path, capsys):

@@ -42,8 +42,9 @@ from tests.test_fuzz_oracle import (  # _isolated: the autouse fixture, applied 
 CAPTURE_BUGS = "tests.broken.capture_bugs:"
 #: implementation -> (suite, clauses its failure may be attributed to)
 CAUGHT = {
+    # D4 too: it does not recompute through a segment whose result another closes over
     "crashes_on_late_capture": (CAPTURE_BUGS + "crashes_on_late_capture", "shared_parameters",
-                                {"T3"}),
+                                {"T3", "D4"}),
     "drops_captured_grads": (CAPTURE_BUGS + "drops_captured_grads", "shared_parameters",
                              {"T3"}),
 }

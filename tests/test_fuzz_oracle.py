@@ -23,8 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 BROKEN = "tests.broken.variants:"
 REFERENCE = "forget_conformance.reference:forget"
 #: All a reproducer may import: the standard library, NumPy and Chainer.
-STANDALONE_IMPORTS = {"collections", "importlib", "os", "sys", "traceback", "zlib", "chainer",
-                      "numpy"}
+STANDALONE_IMPORTS = {"collections", "gc", "importlib", "os", "re", "sys", "traceback", "types",
+                      "zlib", "chainer", "numpy"}
 
 #: implementation -> (suite, clauses its failure may be attributed to)
 CAUGHT = {
@@ -63,8 +63,13 @@ def _isolated(tmp_path, monkeypatch):
 @pytest.mark.parametrize("suite", ["differential", "shared_parameters", "loss_scale",
                                    "eval_forward"])
 def test_reference_passes(suite):
-    assert suites.run(suite, impl.resolve("reference"), "@numpy") == suites.SUITES[
-        suite].base_examples
+    """... with the bytes held checked against the memory model on some examples, and
+    every one counted in the coverage line."""
+    examples = suites.SUITES[suite].base_examples
+    assert suites.run(suite, impl.resolve("reference"), "@numpy") == examples
+    coverage = runner.LAST_RUN["progress"].coverage
+    assert coverage.examples == examples and 0 < coverage.memory_checked < examples
+    assert coverage.line(suite).startswith(f"[fuzz coverage] {suite}: {examples} examples (")
 
 
 def _leaves(exc: BaseException) -> list[BaseException]:

@@ -47,3 +47,19 @@ def test_gpu_meter_skips_with_a_reason_or_counts_pool_bytes():
 
     reading = GpuMeter().measure(lambda: cupy.ones(MIB, dtype=cupy.uint8), lambda out: None)
     assert reading.retained == MIB
+
+
+def test_gpu_pool_counter_counts_requested_bytes():
+    """Driven as CuPy's pool calls a ``MemoryHook`` (keyword arguments of CuPy 13 and 14):
+    requested sizes count, the pool's rounding does not, a failed malloc (pointer 0) is
+    ignored, and a free gives back what its block counted."""
+    from types import SimpleNamespace
+
+    from forget_conformance.meters import _pool_counter
+
+    hook = _pool_counter(SimpleNamespace(cuda=SimpleNamespace(MemoryHook=object)))
+    hook.malloc_postprocess(device_id=0, size=100, mem_size=512, mem_ptr=1, pmem_id=1)
+    hook.malloc_postprocess(device_id=0, size=1000, mem_size=1024, mem_ptr=2, pmem_id=2)
+    hook.malloc_postprocess(device_id=0, size=4096, mem_size=4096, mem_ptr=0, pmem_id=0)
+    hook.free_postprocess(device_id=0, mem_size=1024, mem_ptr=2, pmem_id=2)
+    assert (hook.current, hook.peak) == (100, 1100)

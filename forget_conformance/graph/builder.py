@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from forget_conformance.graph.model import Forget, Graph, Input, Link, Op, Ref, Shape, Step
+from forget_conformance.graph.model import FILLS, Forget, Graph, Input, Link, Op, Ref, Shape, Step
 
 UNARY = ("tanh", "sigmoid", "sin", "relu", "neg", "scale")
 BINARY = ("add", "sub", "mul")
@@ -128,8 +128,13 @@ class GraphBuilder:
 
     # ----------------------------------------------------------- leaves
 
-    def input(self, shape: Shape, dtype: str = "float32", wrap: bool = True) -> Ref:
-        return self._add_input(Input(f"x{len(self._inputs)}", tuple(shape), dtype, 0, wrap))
+    def input(self, shape: Shape, dtype: str = "float32", wrap: bool = True,
+              fill: str = "uniform") -> Ref:
+        """A float input; ``fill`` (see :class:`Input`) may ask for numeric extremes."""
+        if fill not in FILLS:
+            raise GraphError(f"unknown fill {fill!r}")
+        return self._add_input(Input(f"x{len(self._inputs)}", tuple(shape), dtype, 0, wrap,
+                                     fill))
 
     def index_input(self, shape: Shape, high: int) -> Ref:
         return self._add_input(Input(f"x{len(self._inputs)}", tuple(shape), "int32", high))

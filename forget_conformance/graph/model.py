@@ -9,19 +9,24 @@ from typing import Any
 Shape = tuple[int, ...]
 Ref = str
 
+FILLS = ("uniform", "large", "nonfinite")
 LINK_KINDS = ("linear", "conv2d", "batch_norm", "batch_renorm", "embed_id", "weight")
 
 
 @dataclass(frozen=True)
 class Input:
     """A graph input. ``index_high > 0`` makes it an int32 index array in ``[0, index_high)``;
-    ``wrap=False`` feeds it as a raw ndarray instead of a ``Variable``."""
+    ``wrap=False`` feeds it as a raw ndarray instead of a ``Variable``. ``fill`` is one of
+    :data:`FILLS`: data in [-1, 1), or ``large`` (near the dtype's largest value, so
+    that products and loss-scaled gradients overflow to inf), or ``nonfinite`` (an inf,
+    a -inf and a NaN among data in [-1, 1))."""
 
     name: Ref
     shape: Shape
     dtype: str
     index_high: int = 0
     wrap: bool = True
+    fill: str = "uniform"
 
     @property
     def is_index(self) -> bool:

@@ -11,13 +11,16 @@ from typing import Any
 import chainer
 
 from forget_conformance.graph.model import Graph
-from forget_conformance.graph.source import to_source
+from forget_conformance.graph.source import HEADER, graph_source
+
+_HEADER_CODE = compile(HEADER, "<graph header>", "exec")
 
 
 def compile_graph(graph: Graph) -> types.ModuleType:
-    """Execute ``to_source(graph)`` as a fresh module."""
+    """Execute ``to_source(graph)`` as a fresh module (its fixed header compiled once)."""
     module = types.ModuleType(f"forget_graph_{graph.seed}")
-    exec(compile(to_source(graph), f"<graph seed={graph.seed}>", "exec"), module.__dict__)
+    exec(_HEADER_CODE, module.__dict__)
+    exec(compile(graph_source(graph), f"<graph seed={graph.seed}>", "exec"), module.__dict__)
     return module
 
 

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 from forget_conformance.graph.model import Forget, Graph, Link, Op, Step
 
-_HEADER = '''\
+HEADER = '''\
 import collections
+import gc
+import types
 import zlib
 
 import chainer
@@ -21,19 +23,27 @@ import chainer.functions as F
 import chainer.links as L
 import numpy as np
 
-SEED = {seed}
+_RNG = np.random.RandomState(0)  # reseeded per draw: cheaper than a new RandomState
 
 
 class ResultTypeError(TypeError):
     """forget returned a tuple where func returned a Variable, or the reverse (D6)."""
 
 
-def values(key, shape, dtype, high=0):
-    """Deterministic test data for ``key``: uniform in [-1, 1), or indices below ``high``."""
-    rng = np.random.RandomState(zlib.crc32(f"{{SEED}}/{{key}}".encode()))
+def values(key, shape, dtype, high=0, fill="uniform"):
+    """Deterministic test data for ``key``: uniform in [-1, 1), or indices below ``high``;
+    ``fill="large"`` scales the data to 1/64 of the dtype's largest value,
+    ``fill="nonfinite"`` puts an inf, a -inf and a NaN in (numeric extremes)."""
+    rng = _RNG
+    rng.seed(zlib.crc32(f"{SEED}/{key}".encode()))
     if high:
         return rng.randint(0, high, size=shape).astype(dtype)
-    return rng.uniform(-1, 1, size=shape).astype(dtype)
+    data = rng.uniform(-1, 1, size=shape)
+    if fill == "large":
+        data *= float(np.finfo(dtype).max) / 64
+    elif fill == "nonfinite" and data.size:
+        data.reshape(-1)[rng.randint(0, data.size, 3)] = (np.inf, -np.inf, np.nan)
+    return data.astype(dtype)
 
 
 def fill(links):
@@ -56,8 +66,8 @@ def call(forget, func, n_out, *args):
         return func(*args)
     out = forget(func, *args)
     if (n_out == 1) != isinstance(out, chainer.Variable):
-        raise ResultTypeError(f"{{func.__name__}} returns {{n_out}} value(s); forget gave "
-                              f"{{type(out).__name__}}")
+        raise ResultTypeError(f"{func.__name__} returns {n_out} value(s); forget gave "
+                              f"{type(out).__name__}")
     return out
 '''
 
@@ -76,7 +86,13 @@ _BINARY_EXPR = {"add": "{0} + {1}", "sub": "{0} - {1}", "mul": "{0} * {1}"}
 
 def to_source(graph: Graph) -> str:
     """The graph as a Python module (see the module docstring)."""
-    lines = [_HEADER.format(seed=graph.seed), "", *_make_links(graph.links), "",
+    return HEADER + graph_source(graph)
+
+
+def graph_source(graph: Graph) -> str:
+    """The part of :func:`to_source` after the fixed :data:`HEADER`: the seed and the
+    graph's own functions (the runtime compiles the header once)."""
+    lines = ["", f"SEED = {graph.seed}", "", *_make_links(graph.links), "",
              *_make_inputs(graph), "", *_forward(graph)]
     return "\n".join(lines) + "\n"
 
@@ -100,7 +116,8 @@ def _make_links(links: tuple[Link, ...]) -> list[str]:
 def _make_inputs(graph: Graph) -> list[str]:
     out = ["def make_inputs(device):", "    return {"]
     for x in graph.inputs:
-        array = f"device.send(values({x.name!r}, {x.shape}, {x.dtype!r}, {x.index_high}))"
+        fill = f", {x.fill!r}" if x.fill != "uniform" else ""
+        array = f"device.send(values({x.name!r}, {x.shape}, {x.dtype!r}, {x.index_high}{fill}))"
         if x.is_index:
             array = f"chainer.Variable({array}, requires_grad=False)"
         elif x.wrap:

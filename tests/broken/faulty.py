@@ -1,4 +1,4 @@
-"""Implementations that misbehave as processes: they hang or crash, once.
+"""Implementations that misbehave as processes: they hang or crash, once or always.
 
 "Once" is tracked by a marker file named in ``$FORGET_FAULT_MARKER`` so that the
 runner's fresh process, started after a crash, behaves.
@@ -43,6 +43,22 @@ def aborts_once(func, *xs):
     if _first_time():
         os.abort()
     return _reference(func, *xs)
+
+
+def aborts_always(func, *xs):
+    """Kills its process (SIGABRT) on every call."""
+    os.abort()
+
+
+def exits_always(func, *xs):
+    """Ends its process with status 0, skipping pytest's reporting, on every call."""
+    os._exit(0)
+
+
+def sleeps_forever(func, *xs):
+    """Writes its process ID to ``$FORGET_FAULT_MARKER``, then sleeps (to be interrupted)."""
+    Path(os.environ["FORGET_FAULT_MARKER"]).write_text(str(os.getpid()))
+    time.sleep(3600)
 
 
 not_callable = 42

@@ -1,0 +1,58 @@
+"""The fuzzer catches the bugs of ``tests/broken/fuzz_bugs.py`` (numeric extremes, result
+shapes, memory) and its ``ci`` profile reaches every feature of the graph model.
+
+Cheaply: each suite's ``ci`` examples are drawn once (derandomized, as ``ci`` draws them)
+and each broken implementation is run through the suite's oracle check until one fails,
+without a hypothesis run (and its shrinking) per implementation.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import pytest
+from forget_conformance.bench.fuzz_throughput import draw_graphs
+from forget_conformance.fuzz import oracle, suites
+from forget_conformance.fuzz.coverage import FEATURES, Coverage
+
+from forget_conformance import impl
+from forget_conformance.catalogue import ClauseViolation
+from tests.broken import fuzz_bugs
+
+
+@functools.cache
+def ci_graphs(suite: str) -> tuple:
+    return tuple(draw_graphs(suites.SUITES[suite].base_examples, suites.SUITES[suite].strategy))
+
+
+def first_violation(target: str, suite: str) -> tuple[int, ClauseViolation] | None:
+    """The index of the first ``ci`` example of ``suite`` on which ``target`` fails, and why."""
+    forget = impl.resolve(target).forget
+    for i, graph in enumerate(ci_graphs(suite)):
+        try:
+            oracle.CHECKS[suites.SUITES[suite].check](graph, forget, "@numpy")
+        except ClauseViolation as violation:
+            return i, violation
+    return None
+
+
+@pytest.mark.parametrize("name", sorted(fuzz_bugs.EXPECTED))
+def test_ci_examples_catch(name):
+    suite, clauses = fuzz_bugs.EXPECTED[name]
+    found = first_violation(f"tests.broken.fuzz_bugs:{name}", suite)
+    assert found is not None, f"{name}: no {suite} ci example fails"
+    index, violation = found
+    assert violation.clause_id in clauses, f"{name}: example {index}: {violation}"
+
+
+def test_ci_examples_are_memory_checked_where_the_model_covers_them():
+    covered = [oracle.retained_limit(g) is not None for g in ci_graphs("differential")]
+    assert 0 < sum(covered) < len(covered)
+
+
+@pytest.mark.parametrize("suite", ["differential"])
+def test_ci_reaches_every_feature(suite):
+    coverage = Coverage()
+    for graph in ci_graphs(suite):
+        coverage.add(graph)
+    assert coverage.missing(FEATURES) == [], coverage.line(suite)
