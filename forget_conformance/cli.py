@@ -35,6 +35,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=1, help="parallel workers (pytest-xdist)")
     p.add_argument("--max-examples", type=int, help="fuzz: hypothesis examples per test")
     p.add_argument("--seed", type=int, help="fuzz: hypothesis seed")
+    p.add_argument("--fail-fast", action="store_true",
+                   help="stop at the first failing test (the verdict covers what ran)")
     return p
 
 
@@ -58,7 +60,8 @@ def main(argv: list[str] | None = None) -> int:
         return _usage("--timeout must be positive and --jobs at least 1")
     opts = runner.RunOptions(impl=implementation.target, suite=args.suite, device=args.device,
                              profile=args.profile, timeout=args.timeout, jobs=args.jobs,
-                             max_examples=args.max_examples, seed=args.seed)
+                             max_examples=args.max_examples, seed=args.seed,
+                             fail_fast=args.fail_fast)
     print(f"forget-conformance: {implementation.name} ({implementation.target}), "
           f"suite {args.suite}, device {args.device}, profile {args.profile}", file=sys.stderr)
     started = time.monotonic()

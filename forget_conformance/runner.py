@@ -32,6 +32,7 @@ class RunOptions:
     jobs: int = 1
     max_examples: int | None = None
     seed: int | None = None
+    fail_fast: bool = False
     extra_env: dict[str, str] = field(default_factory=dict)
 
 
@@ -77,6 +78,8 @@ def _command(opts: RunOptions, results: Path, deselect: list[str]) -> list[str]:
            "--timeout", str(opts.timeout), "--timeout-method", "signal"]
     if opts.jobs > 1:
         cmd += ["-n", str(opts.jobs)]
+    if opts.fail_fast:
+        cmd.append("-x")
     for nodeid in deselect:
         cmd += ["--deselect", nodeid]
     return cmd
@@ -159,7 +162,7 @@ def run(opts: RunOptions) -> RunResult:
                 records.append({"event": "report", "nodeid": start["nodeid"], "when": "call",
                                 "status": "failed", "clauses": start["clauses"],
                                 "violated": None, "message": reason})
-            if not unfinished:
+            if not unfinished or opts.fail_fast:
                 break
     return RunResult(records, crashes)
 
