@@ -64,13 +64,18 @@ def ensure_env() -> dict[str, str]:
     return env
 
 
+def mutate(extra: list[str], env: dict[str, str]) -> int:
+    """Mutation score: mutants of the reference judged by the conformance CLI (README)."""
+    return _run([PY, "-m", "forget_conformance.mutation"] + extra, env=env)
+
+
 def main(argv: list[str]) -> int:
     if not (3, 10) <= sys.version_info[:2] < (3, 12):
         sys.exit("[dev.py] Chainer 7.8.1 runs on Python 3.10 and 3.11 only (it imports "
                  f"numpy.distutils, gone from NumPy on 3.12+); this is {sys.version.split()[0]}")
     command = argv[0] if argv else "help"
     extra = argv[1:]
-    if command not in {"check", "test", "lint", "shell"}:
+    if command not in {"check", "test", "lint", "shell", "mutate"}:
         print(__doc__)
         return 0 if command in {"help", "-h", "--help"} else 2
     env = ensure_env()
@@ -79,6 +84,8 @@ def main(argv: list[str]) -> int:
         return 0
     if command == "lint":
         return _run([BIN / "ruff", "check", "."] + extra, env=env)
+    if command == "mutate":
+        return mutate(extra, env)
     if command == "test":
         return _run([PY, "-m", "pytest", "-q", "-n", "2"] + extra, env=env)
     # check: the reference must conform; upstream must conform up to its shipped deviations.
