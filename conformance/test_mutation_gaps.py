@@ -4,8 +4,13 @@ Found by ``dev.py mutate`` (README, "Mutation score"); each test is the plain pa
 as oracle for one class of surviving mutant.
 """
 
+import collections
+
+import chainer
+import chainer.functions as F
 import chainer.links as L
 import pytest
+from chainer.functions.activation.tanh import Tanh
 from forget_conformance.conformance.support import check_close, clone, variables, weighted_sum
 
 
@@ -30,3 +35,51 @@ def test_result_captured_by_two_segments_and_used_outside(forget, forget_device)
                        "x2": x2.grad_var}
     for name, expected in grads[_plain].items():
         check_close(f"gradient of {name}", grads[forget][name], expected)
+
+
+class _BackwardCounter(chainer.FunctionHook):
+    """Counts the backward calls a function hook sees, per function label."""
+
+    name = "mutation_gaps_backward_counter"
+
+    def __init__(self) -> None:
+        self.calls: collections.Counter = collections.Counter()
+
+    def backward_preprocess(self, function, in_data, out_grad) -> None:
+        self.calls[function.label, "pre"] += 1
+
+    def backward_postprocess(self, function, in_data, out_grad) -> None:
+        self.calls[function.label, "post"] += 1
+
+
+def _hooked_tanh(hook: chainer.FunctionHook):
+    def func(a):
+        node = Tanh()
+        node.add_hook(hook)
+        return node.apply((a,))[0]
+
+    return func
+
+
+@pytest.mark.clause("T4")
+@pytest.mark.parametrize("scope", ["global", "local"])
+def test_function_hooks_see_backward_inside_func(forget, forget_device, scope):
+    """A function hook sees the backward of every function ``func`` applies, as on the
+    plain path: a global one (``with hook:``) and one added to a node (``add_hook``)."""
+    base = L.Linear(3, 3).to_device(forget_device)
+    seen = {}
+    for call in (_plain, forget):
+        link, hook = clone(base), _BackwardCounter()
+        (x,) = variables(forget_device, (2, 3), seed=7)
+        if scope == "global":
+            y = call(lambda a, link=link: F.tanh(link(a)), x)
+            with hook:
+                weighted_sum([y]).backward()
+        else:
+            y = call(_hooked_tanh(hook), x)
+            weighted_sum([y]).backward()
+        seen[call] = hook.calls
+    expected = dict(seen[_plain])
+    got = {key: seen[forget][key] for key in expected}
+    if got != expected:
+        raise AssertionError(f"backward hook calls per function: got {got}, expected {expected}")

@@ -1,49 +1,56 @@
 """Deliberately broken ``forget`` implementations modelled on surviving mutants of the reference.
 
-Each is the reference (``forget_impl``) with one change that ``dev.py mutate`` found
-the conformance suite blind to before ``conformance/test_mutation_gaps.py``.
-Name one as ``tests.broken.mutation_bugs:NAME``; ``EXPECTED`` maps each to the
-clauses it must fail when that file runs.
+Each is the reference (``forget_impl/_forget.py``) with one piece of source changed,
+as ``dev.py mutate`` changed it when the conformance suite did not notice (before
+``conformance/test_mutation_gaps.py``). Name one as ``tests.broken.mutation_bugs:NAME``;
+``EXPECTED`` maps each to the clauses it fails when that file runs.
 """
 
 from __future__ import annotations
 
+import inspect
+import types
+from collections.abc import Callable
+
 from forget_conformance.reference import _forget as ref
 
-
-class _LastDeliveryWins(ref._Sink):
-    """Keeps only the latest delivery for a parameter instead of summing them all."""
-
-    def attach(self, nodes: list, grads: list, rank: int) -> None:
-        self._pending.update(zip(nodes, grads, strict=True))
-        self.inputs = tuple(self._pending)
-        self.rank = rank
+_SOURCE = inspect.getsource(ref)
 
 
-class _SubtractsDeliveries(ref._Sink):
-    """Subtracts a further delivery from the pending one (the mutant ``pending - grad``)."""
-
-    def attach(self, nodes: list, grads: list, rank: int) -> None:
-        for node, grad in zip(nodes, grads, strict=True):
-            pending = self._pending.get(node)
-            self._pending[node] = grad if pending is None else pending - grad
-        self.inputs = tuple(self._pending)
-        self.rank = rank
-
-
-def _with_sink(sink_class: type) -> object:
-    def forget(func, *xs):
-        node = ref._Forget(func)
-        node.sink = sink_class()
-        return ref.apply_forget(node, ref.wrap_args(xs))
-
-    return forget
+def _variant(name: str, old: str, new: str) -> Callable:
+    """The reference's ``forget`` with the one occurrence of ``old`` replaced by ``new``."""
+    if _SOURCE.count(old) != 1:
+        raise ValueError(f"{name}: {old!r} occurs {_SOURCE.count(old)} times in the reference")
+    module = types.ModuleType(f"{__name__}.{name}")
+    code = compile(_SOURCE.replace(old, new), f"{ref.__file__} ({name})", "exec")
+    exec(code, module.__dict__)  # the reference's own source, with one edit
+    return module.forget
 
 
-last_delivery_wins = _with_sink(_LastDeliveryWins)
-subtracts_deliveries = _with_sink(_SubtractsDeliveries)
+_HOOK_LOOP = "            for hook in hooks:\n                hook.backward_{}process"
+
+# A parameter's gradient delivered twice before the sink hands it over: keep the last one.
+last_delivery_wins = _variant(
+    "last_delivery_wins", "grad if pending is None else pending + grad", "grad")
+# ... or subtract the second delivery from the first.
+subtracts_deliveries = _variant(
+    "subtracts_deliveries", "else pending + grad", "else pending - grad")
+# The private backward pass calls no global function hook before each backward ...
+skips_backward_preprocess = _variant(
+    "skips_backward_preprocess", _HOOK_LOOP.format("pre"),
+    _HOOK_LOOP.format("pre").replace("in hooks", "in ()"))
+# ... or none after it.
+skips_backward_postprocess = _variant(
+    "skips_backward_postprocess", _HOOK_LOOP.format("post"),
+    _HOOK_LOOP.format("post").replace("in hooks", "in ()"))
+# ... or only the global ones, never those added to a node (``add_hook``).
+ignores_local_hooks = _variant(
+    "ignores_local_hooks", "if func._n_local_function_hooks:", "if False:")
 
 EXPECTED: dict[str, set[str]] = {
     "last_delivery_wins": {"D3"},
     "subtracts_deliveries": {"D3"},
+    "skips_backward_preprocess": {"T4"},
+    "skips_backward_postprocess": {"T4"},
+    "ignores_local_hooks": {"T4"},
 }
