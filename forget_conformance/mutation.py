@@ -1,6 +1,6 @@
 """Mutation score of the harness: mutate the reference, run the conformance CLI on each mutant.
 
-    python -m forget_conformance.mutation [--max-mutants N] [--json PATH] [--jobs N]
+    python -m forget_conformance.mutation [--max-mutants N] [--json PATH] [--jobs N] [--only ID]
 
 cosmic-ray (the ``dev`` extra) enumerates the mutation points of the reference
 ``forget`` and rewrites its source; each mutant is written into a private copy
@@ -241,14 +241,20 @@ def _make_slot(root: Path, name: str) -> Path:
     return slot
 
 
-def run(max_mutants: int | None, jobs: int, log=print) -> list[Outcome]:
-    """Mutate a temporary copy of the reference and judge every (sampled) mutant."""
+def run(max_mutants: int | None, jobs: int, only: set[str] | None = None,
+        log=print) -> list[Outcome]:
+    """Mutate a temporary copy of the reference and judge every (sampled, or named) mutant."""
     source = (reference_dir() / SOURCE_NAME).read_text(encoding="utf-8")
     with tempfile.TemporaryDirectory(prefix="forget-mutation-") as tmp:
         root = Path(tmp)
         base = _make_slot(root, "baseline")
-        mutants = sample(enumerate_mutants(source, _cosmic_points(root, base / PACKAGE
-                                                                  / SOURCE_NAME)), max_mutants)
+        mutants = enumerate_mutants(source, _cosmic_points(root, base / PACKAGE / SOURCE_NAME))
+        if only:
+            unknown = only - {m.id for m in mutants}
+            if unknown:
+                raise MutationError(f"no such mutant: {', '.join(sorted(unknown))}")
+            mutants = [m for m in mutants if m.id in only]
+        mutants = sample(mutants, max_mutants)
         started = time.monotonic()
         verdict, detail = _judge(base, 60.0, 600.0)
         baseline = time.monotonic() - started
@@ -292,6 +298,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--max-mutants", type=int, metavar="N",
                    help="a deterministic sample of N mutants spread over the module")
     p.add_argument("--json", metavar="PATH", help="write the report as JSON")
+    p.add_argument("--only", action="append", metavar="ID",
+                   help="judge only this mutant (repeatable), e.g. a survivor after a new test")
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                    help="mutants judged in parallel (default: the core count)")
     return p
@@ -310,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
             raise MutationError("cosmic-ray is not installed: pip install -e '.[dev]'") from exc
         path = equivalent_file()
         equivalent = parse_equivalent(path.read_text(encoding="utf-8")) if path.exists() else {}
-        outcomes = run(args.max_mutants, args.jobs,
+        outcomes = run(args.max_mutants, args.jobs, set(args.only or ()),
                        log=lambda line: print(line, file=sys.stderr, flush=True))
     except MutationError as exc:
         print(f"dev.py mutate: error: {exc}", file=sys.stderr)

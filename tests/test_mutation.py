@@ -96,9 +96,13 @@ def test_checked_in_equivalent_mutants_exist_in_the_reference(tmp_path: Path):
     assert mutation._diff(source, mutation._mutate(source, one)).startswith("-")
 
 
-def test_usage_errors_are_one_line_and_exit_2(capsys):
-    assert mutation.main(["--max-mutants", "0"]) == 2
-    assert capsys.readouterr().err.strip().count("\n") == 0
+@pytest.mark.parametrize("argv", [["--max-mutants", "0"], ["--jobs", "0"],
+                                  ["--only", "core/AddNot@nowhere#0"]])
+def test_usage_errors_are_one_line_and_exit_2(capsys, monkeypatch, argv):
+    monkeypatch.setattr(mutation, "_cosmic_points", lambda workdir, module: [])
+    assert mutation.main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("dev.py mutate: error: ") and "\n" not in err
 
 
 def test_fail_fast_reaches_pytest():
