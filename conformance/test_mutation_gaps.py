@@ -83,3 +83,20 @@ def test_function_hooks_see_backward_inside_func(forget, forget_device, scope):
     got = {key: seen[forget][key] for key in expected}
     if got != expected:
         raise AssertionError(f"backward hook calls per function: got {got}, expected {expected}")
+
+
+@pytest.mark.clause("D3")
+def test_value_inside_func_used_at_two_depths(forget, forget_device):
+    """Inside ``func`` one value feeds a short and a long branch; its gradient is complete
+    only after both, so the recomputation's backward must go in rank order."""
+
+    def func(a):
+        h = F.tanh(F.tanh(a))  # made by a function of rank 1, not by one of the argument
+        return h * F.exp(F.sin(F.cos(h)))
+
+    grads = []
+    for call in (_plain, forget):
+        (x,) = variables(forget_device, (2, 3), seed=11)
+        weighted_sum([call(func, x)]).backward()
+        grads.append(x.grad_var)
+    check_close("gradient of the argument", grads[1], grads[0])

@@ -46,6 +46,12 @@ skips_backward_postprocess = _variant(
 # ... or only the global ones, never those added to a node (``add_hook``).
 ignores_local_hooks = _variant(
     "ignores_local_hooks", "if func._n_local_function_hooks:", "if False:")
+# The private pass visits functions in the order it finds them, not by rank ...
+visits_in_discovery_order = _variant(
+    "visits_in_discovery_order", "(-creator.rank, len(seen)", "(0, len(seen)")
+# ... or only the rank-0 ones last (the mutant ``not creator.rank``).
+visits_rank_zero_last = _variant(
+    "visits_rank_zero_last", "(-creator.rank, len(seen)", "(not creator.rank, len(seen)")
 
 EXPECTED: dict[str, set[str]] = {
     "last_delivery_wins": {"D3"},
@@ -53,4 +59,6 @@ EXPECTED: dict[str, set[str]] = {
     "skips_backward_preprocess": {"T4"},
     "skips_backward_postprocess": {"T4"},
     "ignores_local_hooks": {"T4"},
+    "visits_in_discovery_order": {"D3"},
+    "visits_rank_zero_last": {"D3"},
 }
