@@ -11,7 +11,7 @@ import chainer.functions as F
 import chainer.links as L
 import pytest
 from chainer.functions.activation.tanh import Tanh
-from forget_conformance.conformance.support import check_close, clone, variables, weighted_sum
+from forget_conformance.conformance.support import check_close, clone, data, variables, weighted_sum
 
 
 def _plain(func, *xs):
@@ -98,5 +98,24 @@ def test_value_inside_func_used_at_two_depths(forget, forget_device):
     for call in (_plain, forget):
         (x,) = variables(forget_device, (2, 3), seed=11)
         weighted_sum([call(func, x)]).backward()
+        grads.append(x.grad_var)
+    check_close("gradient of the argument", grads[1], grads[0])
+
+
+@pytest.mark.clause("D3")
+def test_output_that_needs_no_gradient_alongside_one_that_does(forget, forget_device):
+    """``func`` also returns a value computed from a constant (no input needs its
+    gradient, and it ranks highest); the recomputation's backward passes it by and goes
+    on to the argument's gradient."""
+    const = data(forget_device, (2, 3), seed=13)
+
+    def func(a):
+        c = chainer.Variable(const, requires_grad=False)
+        return a * 2, F.tanh(F.tanh(F.tanh(c)))
+
+    grads = []
+    for call in (_plain, forget):
+        (x,) = variables(forget_device, (2, 3), seed=12)
+        weighted_sum(call(func, x)).backward()
         grads.append(x.grad_var)
     check_close("gradient of the argument", grads[1], grads[0])

@@ -52,6 +52,10 @@ visits_in_discovery_order = _variant(
 # ... or only the rank-0 ones last (the mutant ``not creator.rank``).
 visits_rank_zero_last = _variant(
     "visits_rank_zero_last", "(-creator.rank, len(seen)", "(not creator.rank, len(seen)")
+# The private pass stops at the first function none of whose inputs needs a gradient.
+stops_at_constant = _variant(
+    "stops_at_constant", "        if not targets:\n            continue",
+    "        if not targets:\n            break")
 
 EXPECTED: dict[str, set[str]] = {
     "last_delivery_wins": {"D3"},
@@ -61,4 +65,5 @@ EXPECTED: dict[str, set[str]] = {
     "ignores_local_hooks": {"T4"},
     "visits_in_discovery_order": {"D3"},
     "visits_rank_zero_last": {"D3"},
+    "stops_at_constant": {"D3"},
 }
