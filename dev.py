@@ -77,6 +77,11 @@ def ensure_env() -> dict[str, str]:
     return env
 
 
+def cmd_mutate(env: dict[str, str], extra: list[str]) -> int:
+    """Mutation score: mutants of the reference judged by the conformance CLI (README)."""
+    return _run([PY, "-m", "forget_conformance.mutation"] + extra, env=env)
+
+
 def cmd_check(env: dict[str, str], extra: list[str]) -> int:
     """The reference must conform; upstream must conform up to its shipped deviations."""
     rc_ref = _run([BIN / "forget-conformance", "--impl", "reference"] + extra, env=env)
@@ -120,7 +125,7 @@ def cmd_bundle(env: dict[str, str], extra: list[str]) -> int:
 
 
 COMMANDS = {"check": cmd_check, "test": cmd_test, "lint": cmd_lint, "shell": cmd_shell,
-            "bundle": cmd_bundle}
+            "bundle": cmd_bundle, "mutate": cmd_mutate}
 
 
 def main(argv: list[str]) -> int:

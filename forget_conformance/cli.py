@@ -64,6 +64,8 @@ def _parser() -> argparse.ArgumentParser:
                         "(default %(default)s)")
     p.add_argument("--max-examples", type=at_least_one, help="fuzz: hypothesis examples per test")
     p.add_argument("--seed", type=int, help="fuzz: hypothesis seed")
+    p.add_argument("--fail-fast", action="store_true",
+                   help="stop at the first failing test (the verdict covers what ran)")
     return p
 
 
@@ -97,7 +99,8 @@ def _run(args: argparse.Namespace) -> int:
     opts = runner.RunOptions(impl=target, suite=args.suite, device=args.device,
                              profile=args.profile, timeout=args.timeout, jobs=args.jobs,
                              max_examples=args.max_examples, seed=args.seed,
-                             max_restarts=args.max_restarts, level=args.level)
+                             max_restarts=args.max_restarts, level=args.level,
+                             fail_fast=args.fail_fast)
     print(f"{PROG}: {name} ({target}), "
           f"suite {args.suite}, device {args.device}, profile {args.profile}", file=sys.stderr)
     started = time.monotonic()

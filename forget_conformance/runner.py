@@ -39,6 +39,7 @@ class RunOptions:
     level: str = "contract"
     select: list[str] | None = None  # node ids: run only these (the upstream oracle's rerun)
     max_restarts: int = MAX_RESTARTS
+    fail_fast: bool = False
     extra_env: dict[str, str] = field(default_factory=dict)
 
 
@@ -89,6 +90,8 @@ def _command(opts: RunOptions, results: Path, deselect: list[str]) -> list[str]:
            "--timeout", str(opts.timeout), "--timeout-method", "signal"]
     if opts.jobs > 1:
         cmd += ["-n", str(opts.jobs)]
+    if opts.fail_fast:
+        cmd.append("-x")
     for nodeid in deselect:
         cmd += ["--deselect", nodeid]
     return cmd
@@ -200,7 +203,7 @@ def run(opts: RunOptions) -> RunResult:
                                 "status": "failed", "clauses": start["clauses"],
                                 "violated": None, "message": reason,
                                 "symptom": "hang" if hung else "crash"})
-            if not unfinished:
+            if not unfinished or opts.fail_fast:
                 break
         else:
             return RunResult(records + _not_run(records, crashes), crashes, gave_up=True)

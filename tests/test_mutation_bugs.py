@@ -1,0 +1,51 @@
+"""The mutation-gap tests reject each broken variant of ``tests/broken/mutation_bugs.py``.
+
+The tests of ``conformance/test_mutation_gaps.py`` are called directly, on the CPU,
+with each variant as ``forget`` (no child pytest, no CLI run); a test that raises
+``AssertionError`` (``ClauseViolation`` included) fails the clause it is tagged with.
+"""
+
+import itertools
+
+import pytest
+from forget_conformance.conformance import test_mutation_gaps as gaps
+from forget_conformance.reference import forget as reference
+
+from forget_conformance import devices
+from tests.broken import mutation_bugs
+
+
+def _cases(test) -> list[dict]:
+    """The keyword arguments of each parametrized case of ``test``."""
+    axes = [[{m.args[0]: v} for v in m.args[1]]
+            for m in getattr(test, "pytestmark", []) if m.name == "parametrize"]
+    return [dict(kv for d in combo for kv in d.items()) for combo in itertools.product(*axes)]
+
+
+def _failing(forget) -> set[str]:
+    failing = set()
+    for name, test in vars(gaps).items():
+        if not name.startswith("test_"):
+            continue
+        (clause,) = [m.args[0] for m in test.pytestmark if m.name == "clause"]
+        for kwargs in _cases(test):
+            try:
+                test(forget=forget, forget_device=devices.get(devices.CPU), **kwargs)
+            except AssertionError:
+                failing.add(clause)
+    return failing
+
+
+def test_reference_passes():
+    assert _failing(reference) == set()
+
+
+@pytest.mark.parametrize("name", sorted(mutation_bugs.EXPECTED))
+def test_rejected_on_expected_clauses(name):
+    assert _failing(getattr(mutation_bugs, name)) == mutation_bugs.EXPECTED[name]
+
+
+def test_every_variant_is_listed():
+    exported = {n for n, v in vars(mutation_bugs).items()
+                if not n.startswith("_") and getattr(v, "__name__", None) == "forget"}
+    assert exported == set(mutation_bugs.EXPECTED)
