@@ -1,6 +1,6 @@
 """The reference ``forget``: Chainer 7.8.1's semantics, plus transparency (T1-T4).
 
-How it differs from upstream, and why (clause IDs from ``shared/spec/forget.md``):
+How it differs from upstream, and why (clause IDs from ``docs/contract.md``):
 
 * Gradients for variables that ``func`` reaches without receiving them as
   arguments (parameters of links, closed-over variables) are not written to
