@@ -194,7 +194,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             if clause.level == "drop-in" and level == "contract":
                 item.add_marker(pytest.mark.skip(reason=f"{clause_id} is not judged at --level "
                                                         "contract"))
-        _emit(config, {"event": "collected", "nodeid": item.nodeid, "clauses": ids})
+        skip = item.get_closest_marker("skip")
+        _emit(config, {"event": "collected", "nodeid": item.nodeid, "clauses": ids,
+                       "skip": skip.kwargs.get("reason", "skipped") if skip else None})
         declared = [c for c in ids if c in known]
         if declared:
             reason = "; ".join(f"{c}: {known[c]}" for c in declared)

@@ -159,6 +159,9 @@ def _verdict(clause, outcomes, checks, declared):
     ran = [o for o in outcomes if o["status"] in ("passed", "failed")]
     judged = [o for o in ran if o["status"] == "passed" or symptom(o) != symptoms.HARNESS]
     failed = [c for c in checks if c.status in ("fail", "xfail")]
+    errors = [c for c in checks if c.status == "error"]
+    if clause.informational and errors and not judged:
+        return "error", f"{len(errors)}/{len(outcomes)} tests {errors[0].message}"
     if not clause.informational:
         for status in ("fail", "error", "xfail"):
             found = [c for c in checks if c.status == status]
@@ -190,7 +193,9 @@ def _verdict(clause, outcomes, checks, declared):
         skipped = [o for o in outcomes if o["status"] == "skipped"]
         if skipped:
             detail += f", {len(skipped)} skipped"
-        if declared:
+        names = [o["nodeid"].split("::")[-1] for o in ran]
+        if any(e.test is None or any(deviations.glob(e.test, n) for n in names)
+               for e in declared):  # an entry whose tests ran and passed
             return "xpass", f"declared as a known deviation but passes ({detail})"
         return "pass", detail
     skipped = [o for o in outcomes if o["status"] == "skipped"]

@@ -160,13 +160,15 @@ def _signal_group(proc: subprocess.Popen, sig: signal.Signals) -> None:
 
 
 def _not_run(records: list[dict], crashes: int) -> list[dict]:
-    """Error records for the collected tests that never started."""
+    """Error records for the collected tests that never started (skip records for those
+    that were to be skipped anyway, e.g. drop-in checks at ``--level contract``)."""
     started = {r["nodeid"] for r in records if r["event"] == "start"}
-    collected = {r["nodeid"]: r["clauses"] for r in records if r["event"] == "collected"}
-    return [{"event": "report", "nodeid": nodeid, "when": "call", "status": "error",
-             "clauses": clauses, "violated": None,
-             "message": f"not run, gave up after {crashes} crashes"}
-            for nodeid, clauses in collected.items() if nodeid not in started]
+    collected = {r["nodeid"]: r for r in records if r["event"] == "collected"}
+    return [{"event": "report", "nodeid": nodeid, "when": "call",
+             "status": "skipped" if r.get("skip") else "error", "clauses": r["clauses"],
+             "violated": None,
+             "message": r.get("skip") or f"not run, gave up after {crashes} crashes"}
+            for nodeid, r in collected.items() if nodeid not in started]
 
 
 def run(opts: RunOptions) -> RunResult:

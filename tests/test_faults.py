@@ -178,7 +178,7 @@ def test_a_compare_that_compared_nothing_is_not_a_pass(capsys):
 def test_every_clause_skipped_is_exit_3():
     skipped = [{"event": "report", "nodeid": "t::a", "when": "setup", "status": "skipped",
                 "clauses": ["D1", "D2"], "violated": None, "message": "GPU skipped"}]
-    results = report.aggregate(skipped, {}, {"D1", "D2"})
+    results = report.aggregate(skipped, [], {"D1", "D2"})
     assert {r.status for r in results} == {"skip"}
     assert report.nothing_checked(results) and report.exit_code(results) == 3
 
@@ -189,7 +189,7 @@ def test_tests_not_run_are_errors_not_skips():
                {"event": "report", "nodeid": "t::b", "when": "call", "status": "error",
                 "clauses": ["D1"], "violated": None,
                 "message": "not run, gave up after 3 crashes"}]
-    (d1,) = report.aggregate(records, {}, {"D1"})
+    (d1,) = report.aggregate(records, [], {"D1"})
     assert (d1.status, d1.detail) == ("error", "1/2 tests not run, gave up after 3 crashes")
     assert report.exit_code([d1]) == 3
     assert '<error message="1/2 tests not run' in report.to_junit(

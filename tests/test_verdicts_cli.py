@@ -51,8 +51,8 @@ def test_upstream_under_another_name_accepted(accept):
     entries = [] if accept else deviations.load("chainer-7.8.1")
     results, records = _verdict("upstream_alias", entries, accept)
     assert not _failing(results) and report.exit_code(list(results.values())) == 0
-    assert {k for k, r in results.items() if r.status == "xfail"} == {"D3", "T1", "T2", "T3",
-                                                                      "T4"}
+    assert {k for k, r in results.items() if r.status == "xfail"} == {"D3", "D6", "T1", "T2",
+                                                                      "T3", "T4"}
     assert report.stale(entries, list(results.values()), records) == []
 
 
@@ -91,7 +91,7 @@ def test_reworded_fails_only_drop_in_clause(tmp_path):
 
 def test_invalid_setting_is_a_usage_error_before_running():
     proc = run_cli("--impl", "reference", "--suite", "fuzz", "--max-examples", "-1", timeout=60)
-    assert proc.returncode == 2 and "--max-examples must be at least 1" in proc.stderr
+    assert proc.returncode == 2 and "--max-examples" in proc.stderr and ">= 1" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
 
 

@@ -24,6 +24,7 @@ class _Reworded(ref._Forget):
 
     def call(self, xs):
         outs = self.func(*xs)
+        self.result_type = type(outs)  # as the reference: a namedtuple stays one (D6)
         outs = outs if isinstance(outs, tuple) else (outs,)
         for i, out in enumerate(outs, 1):
             if not isinstance(out, chainer.Variable):
