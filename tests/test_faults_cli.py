@@ -28,7 +28,8 @@ def test_crashing_on_every_call_gives_up_with_errors_not_skips(tmp_path):
     assert "forget-conformance: gave up after 2 crashes;" in proc.stderr
     clauses = _clauses(out)
     statuses = {c["status"] for c in clauses.values()}
-    assert statuses <= {"fail", "error"} and "error" in statuses
+    assert statuses <= {"fail", "error", "skip"} and "error" in statuses
+    assert [k for k, c in clauses.items() if c["status"] == "skip"] == ["U1"]  # contract level
     errors = [c for c in clauses.values() if c["status"] == "error"]
     assert all(c["detail"].endswith("not run, gave up after 2 crashes") for c in errors)
     assert json.loads(out.read_text())["gave_up"] is True
@@ -43,7 +44,9 @@ def test_exiting_on_every_call_gives_up_in_the_runner():
     not_run = [r for r in reports if r["status"] == "error"]
     assert len(not_run) > 50
     assert {r["message"] for r in not_run} == {"not run, gave up after 1 crashes"}
-    assert "skipped" not in {r["status"] for r in reports}
+    # Only what was to be skipped anyway (drop-in checks at --level contract) is a skip.
+    skipped = {r["message"] for r in reports if r["status"] == "skipped"}
+    assert skipped == {"U1 is not judged at --level contract"}
 
 
 def test_every_clause_skipped_exits_3(tmp_path):
