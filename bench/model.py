@@ -7,8 +7,8 @@ counts. Inputs and parameters exist before the run and are not counted.
 * Forward: every op allocates its outputs and workspace (``graph.memory``); a node
   built with backprop holds what ``RETAINED_BY_OP`` says, plus its own ``saved``.
   Each function body's locals live until it returns (the printed code names every
-  value). The loss is the source's ``F.sum(F.cast(y * w, 'float64'))`` per loss ref,
-  where ``w`` comes from ``values()`` (a float64 draw, then ``astype``).
+  value). The loss is the source's ``weighted_sum``: one node over the loss refs that
+  keeps only the weights ``w`` (from ``values()``: a float64 draw, then ``astype``).
 * ``forget`` runs its segment without backprop and keeps its arguments (D2).
 * Backward replays ``chainer._backprop._backprop_to_all`` (:mod:`.backprop`):
   nodes by rank, gradients summed at once (``lazy_grad_sum`` off), leaf gradients
@@ -24,11 +24,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numpy as np
 from forget_conformance.bench.backprop import Backprop, Buffer, Heap, Node, Var
 
 from forget_conformance.graph.analysis import RETAINED_BY_OP
-from forget_conformance.graph.memory import MemoryModelError, link_params, nbytes, op_memory
+from forget_conformance.graph.memory import (
+    MemoryModelError,
+    OpMemory,
+    link_params,
+    nbytes,
+    op_memory,
+)
 from forget_conformance.graph.model import Forget, Graph, Op, Step
 
 
@@ -159,29 +164,23 @@ class _Replay:
         return dummies, outs, nodes
 
     def loss(self, env: dict[str, Var]) -> Var:
-        """``sum_r F.sum(F.cast(r * values(...), 'float64'))`` as the source computes it."""
-        total = None
-        for ref in self.graph.loss:
-            y = env[ref]
-            shape, dtype = y.meta
-            draw = self.heap.alloc(nbytes(shape, "float64"))  # RandomState.uniform
-            w = Var(self.heap.alloc(nbytes(shape, dtype)), y.meta, requires_grad=False)
-            self.heap.drop(draw)
-            term = self.expr("mul", [y, w], shape, dtype, temps=[w])
-            term = self.expr("cast", [term], shape, "float64", temps=[term])
-            term = self.expr("sum", [term], (), "float64", temps=[term])
-            if total is not None:
-                term = self.expr("add", [total, term], (), "float64", temps=[total, term])
-            total = term
-        if total is None:
+        """``weighted_sum`` as the source computes it: per loss ref a float64 draw, cast
+        to the weight ``w`` the node keeps; its forward's temporaries per term are
+        ``y * w`` and that cast to float64; its backward allocates one gradient per ref."""
+        ys = [env[ref] for ref in self.graph.loss]
+        if not ys:
             raise ValueError("the graph has no loss")
-        return total
-
-    def expr(self, kind: str, args: list[Var], shape: tuple, dtype: str,
-             temps: list[Var]) -> Var:
-        """An op inside an expression: ``temps`` (arguments that are temporaries) die after it."""
-        op = Op(kind, (), ("t",), (tuple(shape),), (str(np.dtype(dtype)),))
-        (out,) = self.op(op, args, self.nodes, backprop=True)
-        for t in temps:
-            self.heap.drop(t.buffer)
-        return out
+        weights = []
+        for y in ys:
+            draw = self.heap.alloc(nbytes(y.meta[0], "float64"))  # RandomState.uniform
+            weights.append(self.heap.alloc(nbytes(*y.meta)))
+            self.heap.drop(draw)
+        terms = [nbytes(*y.meta) + nbytes(y.meta[0], "float64") for y in ys]
+        mem = OpMemory((8,), 0, max(terms), tuple(nbytes(*y.meta) for y in ys), 0)
+        self.heap.touch(8 + mem.forward_workspace)
+        node = Node("loss", ys, mem, rank=max(y.rank for y in ys))
+        node.outputs = [Var(self.heap.alloc(8), ((), "float64"), creator=node,
+                            rank=node.rank + 1, requires_grad=any(y.requires_grad for y in ys))]
+        node.held = weights  # the node takes over the weights' one reference each
+        self.nodes.append(node)
+        return node.outputs[0]

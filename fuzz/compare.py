@@ -120,8 +120,12 @@ def run_step(graph, forget, device, train=True, loss_scale=None, update=False):
     existing = {id(p.array) for p in links.params()} | {
         id(x.array if isinstance(x, chainer.Variable) else x) for x in xs.values()} | {
         id(v) for link in links.links() for v in vars(link).values()}  # running statistics
-    before = global_state()
-    with np.errstate(all="ignore"):  # numeric extremes overflow on both paths alike
+    # Chainer's per-op input checks are off on both paths alike: what they check is not
+    # what is compared here, and they cost more than the ops on these small arrays.
+    # Entered before the global state is recorded, so it is no change by the step.
+    with chainer.using_config("type_check", False), np.errstate(all="ignore"):
+        # numeric extremes overflow on both paths alike
+        before = global_state()
         try:
             run.phase = "forward"
             with chainer.using_config("train", train):
@@ -159,6 +163,7 @@ def run_step(graph, forget, device, train=True, loss_scale=None, update=False):
 
 _LEAVES = {type(None), bool, int, float, complex, str, bytes, type, types.ModuleType,
            types.CodeType, types.BuiltinFunctionType}
+_OPAQUE = (chainer.Link, type, types.FrameType, np.dtype)  # hold no arrays of the graph
 
 
 def held_bytes(root, existing):
@@ -167,26 +172,27 @@ def held_bytes(root, existing):
     not the arrays whose ids are in ``existing`` (inputs, parameters and their
     gradients, links' running statistics), nor links (they exist anyway), nor a
     function's globals."""
-    seen, stack, total = set(existing), [root], 0
+    seen, buffers, stack, total = set(existing), set(existing), [root], 0
+    leaves, referents = _LEAVES, gc.get_referents
     while stack:
         obj = stack.pop()
-        if id(obj) in seen:
+        kind = type(obj)
+        if kind in leaves or id(obj) in seen:
             continue
         seen.add(id(obj))
-        kind = type(obj)
-        if kind in _LEAVES:
-            continue
         if kind is np.ndarray:
             while isinstance(obj.base, np.ndarray):
                 obj = obj.base
-            if ("buffer", id(obj)) not in seen and id(obj) not in existing:
-                seen.add(("buffer", id(obj)))
+            if id(obj) not in buffers:
+                buffers.add(id(obj))
                 total += obj.nbytes
+        elif kind is tuple or kind is list:
+            stack += [x for x in obj if type(x) not in leaves]
         elif kind is types.FunctionType:
             stack += [cell.cell_contents for cell in obj.__closure__ or ()]
             stack += [obj.__defaults__, obj.__dict__]
-        elif not isinstance(obj, (chainer.Link, type, types.FrameType)):
-            stack += gc.get_referents(obj)
+        elif not isinstance(obj, _OPAQUE):
+            stack += referents(obj)
     return total
 
 

@@ -23,20 +23,20 @@ def _chain(depth: int, segments=None, op: str = "tanh") -> G.Graph:
 
 @pytest.mark.parametrize("depth", [1, 3, 4])
 def test_kept_bytes_by_hand(depth):
-    # plain: every tanh keeps its output; the loss's Mul keeps its weights (one more
+    # plain: every tanh keeps its output; the loss node keeps its weights (one more
     # activation); the float64 loss is 8 bytes. The input exists before and is free.
     assert model.predict(_chain(depth), False).retained == (depth + 1) * ACT + 8
-    # forget per layer keeps each segment's input (the first is the free input) and the
-    # last output, which the loss's Mul retains
-    assert model.predict(_chain(depth, G.per_layer(depth)), True).retained == (depth + 1) * ACT + 8
-    # one segment over everything: only its output and the loss weights
-    assert model.predict(_chain(depth, [(0, depth)]), True).retained == 2 * ACT + 8
+    # forget per layer keeps each segment's input (the first is the free input); the
+    # loss node keeps its weights, not its inputs
+    assert model.predict(_chain(depth, G.per_layer(depth)), True).retained == depth * ACT + 8
+    # one segment over everything: only the loss weights
+    assert model.predict(_chain(depth, [(0, depth)]), True).retained == ACT + 8
 
 
 def test_plain_peak_by_hand():
     # forward: the printed code names every value, so all 3 tanh outputs live until the
-    # loss: weights drawn as float64 (2 ACT) then cast (ACT) -> 3 + 3 = 6 ACT; then
-    # Mul (1) and Cast to float64 (2) with the weights kept: 3 + 1 + 1 + 2 = 7 ACT.
+    # loss: weights drawn as float64 (2 ACT) then cast (ACT) -> 3 + 3 = 6 ACT; then the
+    # loss node's y * w (1) and its float64 cast (2) with the weights kept: 3 + 1 + 3 = 7 ACT.
     # backward, at the first TanhGrad: kept 4 ACT + 8, its gy, its gx and gy * (1 - y * y)'s
     # temporary (3 ACT), the 8-byte gradient of the loss freed by then: 7 ACT + 8 again
     prediction = model.predict(_chain(3), False)

@@ -13,14 +13,21 @@ import chainer
 from forget_conformance.graph.model import Graph
 from forget_conformance.graph.source import HEADER, graph_source
 
-_HEADER_CODE = compile(HEADER, "<graph header>", "exec")
+_HEADER: dict[str, Any] = {}
+exec(compile(HEADER, "<graph header>", "exec"), _HEADER)
 
 
 def compile_graph(graph: Graph) -> types.ModuleType:
-    """Execute ``to_source(graph)`` as a fresh module (its fixed header compiled once)."""
+    """Execute ``to_source(graph)`` as a fresh module. Its fixed header is executed once:
+    each module gets the header's names, its functions rebound to the module's globals
+    (so they see its ``SEED``), its classes, imports and reseeded generator shared."""
     module = types.ModuleType(f"forget_graph_{graph.seed}")
-    exec(_HEADER_CODE, module.__dict__)
-    exec(compile(graph_source(graph), f"<graph seed={graph.seed}>", "exec"), module.__dict__)
+    scope = module.__dict__
+    for name, value in _HEADER.items():
+        if type(value) is types.FunctionType:
+            value = types.FunctionType(value.__code__, scope, name, value.__defaults__)
+        scope.setdefault(name, value)
+    exec(compile(graph_source(graph), f"<graph seed={graph.seed}>", "exec"), scope)
     return module
 
 

@@ -60,6 +60,32 @@ def fill(links):
                                                  link.avg_var.dtype)
 
 
+class WeightedSum(chainer.FunctionNode):
+    """The loss in one node: the float64 sum of ``F.sum(F.cast(y * w, 'float64'))``
+    over its inputs ``y`` (same values and gradients); keeps only the weights ``w``."""
+
+    def __init__(self, weights):
+        self.weights = weights
+
+    def forward(self, ys):
+        total = None
+        for y, w in zip(ys, self.weights):
+            term = (y * w).astype(np.float64).sum()
+            total = term if total is None else total + term
+        return chainer.backend.get_array_module(*ys).asarray(total, np.float64),
+
+    def backward(self, indexes, grad_outputs):
+        gy = grad_outputs[0].array
+        return tuple(chainer.Variable(chainer.utils.force_array(
+            gy.astype(self.weights[i].dtype) * self.weights[i])) for i in indexes)
+
+
+def weighted_sum(device, ys):
+    """The loss over ``ys`` (ref -> value), with test weights ``values('loss/<ref>')``."""
+    weights = [device.send(values("loss/" + ref, y.shape, y.dtype)) for ref, y in ys.items()]
+    return WeightedSum(weights).apply(tuple(ys.values()))[0]
+
+
 def call(forget, func, n_out, *args):
     """Run a segment plainly (``forget is None``) or through ``forget``."""
     if forget is None:
@@ -133,9 +159,9 @@ def _forward(graph: Graph) -> list[str]:
            '    """Run the graph (plain when ``forget`` is None); returns (values, loss)."""']
     out += [f"    {x.name} = xs[{x.name!r}]" for x in graph.inputs]
     out += _steps(graph.steps, weights, "    ")
-    terms = [f"F.sum(F.cast({_ref(r, weights)} * links.device.send(values('loss/{r}', "
-             f"{r}.shape, {r}.dtype)), 'float64'))" for r in graph.loss]
-    out.append(f"    loss = {' + '.join(terms) if terms else 'None'}")
+    terms = ", ".join(f"{r!r}: {_ref(r, weights)}" for r in graph.loss)
+    out.append(f"    loss = weighted_sum(links.device, {{{terms}}})" if terms else
+               "    loss = None")
     refs = [x.name for x in graph.inputs] + [o for s in graph.steps for o in s.outs]
     out.append("    return {" + ", ".join(f"{r!r}: {r}" for r in refs) + "}, loss")
     return out
