@@ -22,14 +22,13 @@ from forget_conformance.bench.results import TIME_RATIOS
 
 from forget_conformance import devices
 from forget_conformance.impl import resolve
-from forget_conformance.interrupts import Interrupted, raised_on_signals
 from forget_conformance.meters import meter_for
 from forget_conformance.options import (
     Parser,
     UsageError,
     at_least_one,
     check_outputs,
-    fail,
+    guarded,
     non_negative_float,
     positive_float,
     probe_implementation,
@@ -75,14 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())  # MODULE:ATTR may name a module here
-    try:
-        with raised_on_signals():
-            return _run(args)
-    except UsageError as exc:
-        return fail(PROG, exc)
-    except Interrupted as exc:
-        print(f"{PROG}: interrupted", file=sys.stderr)
-        return exc.exit_status
+    return guarded(PROG, lambda: _run(args))
 
 
 def _run(args: argparse.Namespace) -> int:

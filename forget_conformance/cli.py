@@ -15,13 +15,12 @@ import sys
 import time
 
 from forget_conformance import catalogue, deviations, impl, profiles, report, runner, upstream
-from forget_conformance.interrupts import Interrupted, raised_on_signals
 from forget_conformance.options import (
     Parser,
     UsageError,
     at_least_one,
     check_outputs,
-    fail,
+    guarded,
     non_negative_int,
     positive_float,
     probe_implementation,
@@ -72,14 +71,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     sys.path.insert(0, os.getcwd())
-    try:
-        with raised_on_signals():
-            return _run(args)
-    except UsageError as exc:
-        return fail(PROG, exc)
-    except Interrupted as exc:
-        print(f"{PROG}: interrupted", file=sys.stderr)
-        return exc.exit_status
+    return guarded(PROG, lambda: _run(args))
 
 
 def _run(args: argparse.Namespace) -> int:

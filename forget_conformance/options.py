@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from forget_conformance import impl
+from forget_conformance.interrupts import Interrupted, raised_on_signals
 
 
 class UsageError(Exception):
@@ -145,3 +146,16 @@ def fail(prog: str, exc: UsageError) -> int:
     """Print the usage error as one line; the exit status 2."""
     print(f"{prog}: error: {exc}", file=sys.stderr)
     return 2
+
+
+def guarded(prog: str, body: Callable[[], int]) -> int:
+    """Run a CLI's body: a usage error is one line and exit 2; SIGINT or SIGTERM end it
+    with one line ``interrupted`` and exit 130 or 143 (nothing half-written is left)."""
+    try:
+        with raised_on_signals():
+            return body()
+    except UsageError as exc:
+        return fail(prog, exc)
+    except Interrupted as exc:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return exc.exit_status
