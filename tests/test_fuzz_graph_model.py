@@ -67,7 +67,9 @@ def test_printed_source_runs_standalone(tmp_path):
     outs = b.end_forget((left, right, c))
     graph = b.build((b.binary("mul", outs[0], outs[1]),))
     script = tmp_path / "graph.py"
-    script.write_text(to_source(graph) + _FOOTER)
+    # The graph source imports Chainer first: apply the compatibility layer before it, as
+    # the README tells users who import Chainer themselves (NumPy 2, Python 3.12+).
+    script.write_text("import forget_conformance.chainer_compat\n" + to_source(graph) + _FOOTER)
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
                           timeout=120, check=True)
     plain, forgetting = done.stdout.split("\n")[:2]
