@@ -5,7 +5,7 @@
 cosmic-ray (the ``dev`` extra) enumerates the mutation points of the reference
 ``forget`` and rewrites its source; each mutant is written into a private copy
 of the reference package in a temporary folder (the checkout is never touched)
-and judged by ``forget-conformance --suite all --profile ci --fail-fast``.
+and judged by ``forget-conformance --suite all --profile ci --level drop-in --fail-fast``.
 A non-zero verdict (1: does not conform, 2: does not even import) kills it;
 the harness's own per-test limit turns a hang into a failing test, so it kills
 too. Only a run past this tool's limit, derived from a baseline run on the
@@ -36,7 +36,8 @@ from forget_conformance import report
 
 PACKAGE = "forget_mutant"  # the copy's import name; nothing else on sys.path uses it
 SOURCE_NAME = "_forget.py"
-CLI_ARGS = ["--suite", "all", "--profile", "ci", "--fail-fast", "--no-upstream-oracle"]
+CLI_ARGS = ["--suite", "all", "--profile", "ci", "--level", "drop-in", "--fail-fast",
+            "--no-upstream-oracle"]
 
 
 class MutationError(Exception):
