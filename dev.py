@@ -6,6 +6,7 @@
     python3 dev.py lint    # ruff
     python3 dev.py shell   # print the command that activates the environment
     python3 dev.py bundle  # .bundle/: wheels and gpu-check.sh for an offline GPU machine
+    python3 dev.py mutate  # mutation score of the reference ([--max-mutants N] [--json PATH])
 
 It creates ``.venv`` next to this file and installs the project into it,
 editable, with ``constraints/build.txt`` applied both to the install and to
