@@ -7,7 +7,6 @@ Every failure is a :class:`UsageError`: one line on stderr and exit status 2.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import faulthandler
 import math
 import os
@@ -20,7 +19,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from forget_conformance import impl
-from forget_conformance.interrupts import Interrupted, raised_on_signals
+from forget_conformance.interrupts import Interrupted, raised_on_signals, signal_group
 
 
 class UsageError(Exception):
@@ -115,7 +114,7 @@ def probe_implementation(name: str, timeout: float) -> str:
     finally:
         os.close(read_end)
         if answer is None:
-            _kill_group(pid)
+            signal_group(pid, signal.SIGKILL)
         _, status = os.waitpid(pid, 0)
     if answer is None:
         raise UsageError(f"importing {target!r} did not finish within {timeout:g} s")
@@ -135,11 +134,6 @@ def _silence() -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
     os.dup2(devnull, 2)
-
-
-def _kill_group(pid: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGKILL)
 
 
 def fail(prog: str, exc: UsageError) -> int:
