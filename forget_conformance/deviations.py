@@ -13,6 +13,7 @@ Shipped files live in ``known_deviations/`` and can be named by their stem
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,9 +34,14 @@ class Entry:
     symptom: str | None = None
     where: str = ""  # file:line
 
+    def names(self, clauses: Iterable[str], test: str) -> bool:
+        """Whether this entry is about ``test`` (a test function's name with its
+        parameters), which checks ``clauses``."""
+        return self.clause in clauses and (self.test is None or glob(self.test, test))
+
     def matches(self, clause: str, test: str, symptom: str | None) -> bool:
         """Whether this entry excuses a failure of ``clause`` in ``test`` showing ``symptom``."""
-        return clause == self.clause and (self.test is None or glob(self.test, test)) and (
+        return self.names((clause,), test) and (
             self.symptom is None or glob(self.symptom, symptom or ""))
 
     def label(self) -> str:

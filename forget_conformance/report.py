@@ -57,8 +57,8 @@ def final_outcomes(records: list[dict]) -> dict[str, dict]:
     for r in records:
         if r.get("event") != "report":
             continue
-        if r["status"] == "error":  # not run (the runner gave up): no verdict on it
-            r = dict(r, status="failed", symptom=symptoms.HARNESS)
+        if r["status"] == "error":  # no verdict on it (e.g. not run: the runner gave up)
+            r = dict(r, status="failed", symptom=r.get("symptom") or symptoms.HARNESS)
         prev = out.get(r["nodeid"])
         if prev is None or rank.get(r["status"], 0) > rank.get(prev["status"], 0):
             out[r["nodeid"]] = r
@@ -136,7 +136,7 @@ def _check(clause, outcome, entries, upstream, accept_upstream) -> Check:
                   classify(outcome, clause.id, upstream), reproducer=outcome.get("reproducer"))
     if outcome["status"] != "failed":
         return check
-    if kind == symptoms.HARNESS:
+    if kind in symptoms.NO_VERDICT:
         check.status, check.classification = "error", None
         return check
     entry = next((e for e in entries if e.matches(clause.id, test, kind)), None)
@@ -157,7 +157,7 @@ def _describe(check: Check, ran: int, failed: int) -> str:
 
 def _verdict(clause, outcomes, checks, declared):
     ran = [o for o in outcomes if o["status"] in ("passed", "failed")]
-    judged = [o for o in ran if o["status"] == "passed" or symptom(o) != symptoms.HARNESS]
+    judged = [o for o in ran if o["status"] == "passed" or symptom(o) not in symptoms.NO_VERDICT]
     failed = [c for c in checks if c.status in ("fail", "xfail")]
     errors = [c for c in checks if c.status == "error"]
     if clause.informational and errors and not judged:
@@ -168,10 +168,10 @@ def _verdict(clause, outcomes, checks, declared):
             if not found:
                 continue
             detail = _describe(found[0], len(judged), len(failed))
-            if status == "error" and not found[0].message.startswith("not run"):
-                detail = f"harness error, not the implementation's fault: {found[0].message}"
-            elif status == "error":  # the runner gave up before these tests ran
+            if status == "error" and found[0].symptom == symptoms.NOT_RUN:
                 detail = f"{len(found)}/{len(outcomes)} tests {found[0].message}"
+            elif status == "error":
+                detail = f"harness error, not the implementation's fault: {found[0].message}"
             if status == "xfail":
                 why = found[0].accepted_by
                 reason = next((e.reason for e in declared if e.label() == why), why)
@@ -193,9 +193,8 @@ def _verdict(clause, outcomes, checks, declared):
         skipped = [o for o in outcomes if o["status"] == "skipped"]
         if skipped:
             detail += f", {len(skipped)} skipped"
-        names = [o["nodeid"].split("::")[-1] for o in ran]
-        if any(e.test is None or any(deviations.glob(e.test, n) for n in names)
-               for e in declared):  # an entry whose tests ran and passed
+        if any(e.names((clause.id,), o["nodeid"].split("::")[-1])
+               for e in declared for o in ran):  # an entry whose tests ran and passed
             return "xpass", f"declared as a known deviation but passes ({detail})"
         return "pass", detail
     skipped = [o for o in outcomes if o["status"] == "skipped"]
@@ -211,8 +210,7 @@ def stale(entries: list[deviations.Entry], results: list[ClauseResult],
     ran = [(o["nodeid"].split("::")[-1], o["clauses"]) for o in final_outcomes(records).values()
            if o["status"] in ("passed", "failed")]
     return [e for e in entries if (e.clause, e.label()) not in used and any(
-        e.clause in clauses and (e.test is None or deviations.glob(e.test, test))
-        for test, clauses in ran)]
+        e.names(clauses, test) for test, clauses in ran)]
 
 
 def nothing_checked(results: list[ClauseResult]) -> bool:

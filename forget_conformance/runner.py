@@ -22,6 +22,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from forget_conformance.interrupts import signal_group
+
 SUITES = {"conformance": ["conformance"], "fuzz": ["fuzz"], "all": ["conformance", "fuzz"]}
 MAX_RESTARTS = 25
 
@@ -147,16 +149,11 @@ def _watch(proc: subprocess.Popen, results: Path, silence_limit: float) -> str |
 def _stop_group(proc: subprocess.Popen, grace: float = 2.0) -> None:
     """End the child's whole process group: SIGTERM, then SIGKILL after ``grace`` s."""
     if grace and proc.poll() is None:
-        _signal_group(proc, signal.SIGTERM)
+        signal_group(proc.pid, signal.SIGTERM)
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(grace)
-    _signal_group(proc, signal.SIGKILL)  # workers (xdist) may outlive the leader
+    signal_group(proc.pid, signal.SIGKILL)  # workers (xdist) may outlive the leader
     proc.wait()
-
-
-def _signal_group(proc: subprocess.Popen, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, sig)
 
 
 def _not_run(records: list[dict], crashes: int) -> list[dict]:
@@ -166,7 +163,7 @@ def _not_run(records: list[dict], crashes: int) -> list[dict]:
     collected = {r["nodeid"]: r for r in records if r["event"] == "collected"}
     return [{"event": "report", "nodeid": nodeid, "when": "call",
              "status": "skipped" if r.get("skip") else "error", "clauses": r["clauses"],
-             "violated": None,
+             "violated": None, "symptom": None if r.get("skip") else "not-run",
              "message": r.get("skip") or f"not run, gave up after {crashes} crashes"}
             for nodeid, r in collected.items() if nodeid not in started]
 

@@ -15,7 +15,10 @@ A symptom is a kind, optionally with a qualifier after a colon:
 * ``upstream-text``: a drop-in difference from upstream 7.8.1's exact behaviour (U1);
 * ``exception:<Type>``: the implementation raised ``<Type>`` unexpectedly;
 * ``crash`` / ``hang``: the test process died or stopped making progress;
-* ``harness-error``: the harness or its environment failed, not the implementation.
+* ``harness-error``: the harness or its environment failed, not the implementation;
+* ``not-run``: the runner gave up (too many crashes) before the test ran.
+
+The last two give no verdict on the implementation (status ``error``).
 """
 
 from __future__ import annotations
@@ -28,8 +31,10 @@ if TYPE_CHECKING:
 KINDS = ("gradient-none", "gradient-unexpected", "value-scaled", "value-mismatch",
          "memory-kept", "call-count", "state-changed", "nothing-raised", "wrong-exception",
          "message-facts", "silently-wrong", "upstream-text", "exception", "crash", "hang",
-         "harness-error", "check-failed")
+         "harness-error", "not-run", "check-failed")
 HARNESS = "harness-error"
+NOT_RUN = "not-run"
+NO_VERDICT = (HARNESS, NOT_RUN)
 
 
 class Symptomatic(AssertionError):

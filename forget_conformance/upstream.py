@@ -23,11 +23,10 @@ def to_rerun(records: list[dict]) -> list[str]:
     picked = []
     for nodeid, outcome in report.final_outcomes(records).items():
         if outcome["status"] == "failed":
-            if report.symptom(outcome) != symptoms.HARNESS:
+            if report.symptom(outcome) not in symptoms.NO_VERDICT:
                 picked.append(nodeid)
         elif outcome["status"] == "passed" and any(
-                e.clause in outcome["clauses"] and (e.test is None or deviations.glob(
-                    e.test, nodeid.split("::")[-1])) for e in known):
+                e.names(outcome["clauses"], nodeid.split("::")[-1]) for e in known):
             picked.append(nodeid)
     return picked
 
