@@ -39,7 +39,7 @@ CLAUSES = {
     ("differential", "memory"): "D2",
     ("loss_scale", "param"): "T1",
     ("eval_forward", "grad"): "T2", ("eval_forward", "state"): "T2",
-    ("cross_device", "value"): "D1", ("cross_device", "grad"): "D3",
+    ("cross_device", "value"): "D1",
 }
 #: The clause of an exception from ``forget``, per check (None: by the phase).
 ERROR_CLAUSES = {"differential": None, "loss_scale": "T1", "eval_forward": "T2",
@@ -57,8 +57,8 @@ def clause_of(graph: Graph, diff: compare.Difference) -> str:
                 features(graph)):
             return "T3"  # a captured value used inside and outside: as a shared parameter
         return ERROR_CLAUSES[diff.check] or ("D1" if diff.key == "forward" else "D3")
-    if (diff.check, diff.what) == ("differential", "grad"):
-        return _grad_clause(graph, diff.key)
+    if diff.what == "grad" and diff.check in ("differential", "cross_device"):
+        return _grad_clause(graph, diff.key)  # across devices the same structure decides
     return CLAUSES[diff.check, diff.what]
 
 

@@ -242,3 +242,21 @@ def test_inlined_tolerances_agree_with_policy(dtype, cross_device):
     if both_nan:
         assert compare.mismatch(with_nan, with_nan, cross_device) is None
     assert compare.mismatch(expected[:0], expected[:0], cross_device) is None
+
+
+def test_cross_device_gradient_difference_named_by_graph_structure():
+    """A lost contribution of a parameter used inside and outside a segment is T3 whether
+    the differential check or the cross-device one meets it first (as upstream's was, on
+    an H200); elsewhere a cross-device gradient difference is D3."""
+    from forget_conformance.fuzz import oracle
+
+    b = GraphBuilder()
+    x = b.input((2, 2))
+    link = b.add_link("linear", (2, 2))
+    (a,) = b.begin_forget((x,))
+    (y,) = b.end_forget((b.apply_link(link, a),))
+    shared = b.build((b.apply_link(link, y),))
+    diff = compare.Difference("cross_device", "grad", f"param /{link}/W", "", None)
+    assert oracle.clause_of(shared, diff) == "T3"
+    assert oracle.clause_of(shared, diff._replace(key="x0")) == "D3"
+    assert oracle.clause_of(shared, diff._replace(what="value")) == "D1"

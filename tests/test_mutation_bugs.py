@@ -11,7 +11,7 @@ import pytest
 from forget_conformance.conformance import test_mutation_gaps as gaps
 from forget_conformance.reference import forget as reference
 
-from forget_conformance import devices
+from forget_conformance import devices, report, runner
 from tests.broken import mutation_bugs
 
 
@@ -48,4 +48,17 @@ def test_rejected_on_expected_clauses(name):
 def test_every_variant_is_listed():
     exported = {n for n, v in vars(mutation_bugs).items()
                 if not n.startswith("_") and getattr(v, "__name__", None) == "forget"}
-    assert exported == set(mutation_bugs.EXPECTED)
+    assert exported == set(mutation_bugs.EXPECTED) | set(mutation_bugs.GPU_ONLY)
+    assert not set(mutation_bugs.EXPECTED) & set(mutation_bugs.GPU_ONLY)
+
+
+@pytest.mark.skipif(devices.gpu_unavailable_reason() is not None,
+                    reason="needs a GPU (CuPy and a CUDA device)")
+@pytest.mark.parametrize("name", sorted(mutation_bugs.GPU_ONLY))
+def test_device_variants_rejected_on_gpu(name):
+    """The device-handling variants (CPU-identical surviving mutants) fail on the GPU."""
+    outcome = runner.run(runner.RunOptions(impl=f"tests.broken.mutation_bugs:{name}",
+                                           device="gpu"))
+    results = report.aggregate(outcome.records, [])
+    got = {r.id for r in results if r.status == "fail"}
+    assert got == mutation_bugs.GPU_ONLY[name], f"{name}: failing clauses {sorted(got)}"

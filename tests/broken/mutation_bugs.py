@@ -57,6 +57,14 @@ stops_at_constant = _variant(
     "stops_at_constant", "        if not targets:\n            continue",
     "        if not targets:\n            break")
 
+# Device handling, the surviving mutants that behave identically on the CPU: the sink's
+# scalar made with NumPy whatever the device ...
+sink_scalar_on_host = _variant(
+    "sink_scalar_on_host", "if device.xp is numpy:", "if device.xp is not numpy:")
+# ... or the node's device never taken from the arguments (it stays the CPU).
+device_never_taken = _variant(
+    "device_never_taken", "    if xs:\n        node.device", "    if not xs:\n        node.device")
+
 EXPECTED: dict[str, set[str]] = {
     "last_delivery_wins": {"D3"},
     "subtracts_deliveries": {"D3"},
@@ -66,4 +74,15 @@ EXPECTED: dict[str, set[str]] = {
     "visits_in_discovery_order": {"D3"},
     "visits_rank_zero_last": {"D3"},
     "stops_at_constant": {"D3"},
+}
+
+#: Variants that only a GPU run can reject: each passes every CPU check (pinned by
+#: ``tests/test_mutation_bugs.py``); ``--device gpu`` fails these clauses.
+#: Measured on an H200: a forget node whose sink lives on the host while its arguments are
+#: on the GPU fails every test that runs forget on the GPU (all clauses but D10, F1, U1).
+_EVERY_GPU_TEST = {"D1", "D2", "D3", "D4", "D5", "D6", "D7", "D8", "D9",
+                   "T1", "T2", "T3", "T4", "T5"}
+GPU_ONLY: dict[str, set[str]] = {
+    "sink_scalar_on_host": _EVERY_GPU_TEST,
+    "device_never_taken": _EVERY_GPU_TEST,
 }
