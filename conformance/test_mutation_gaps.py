@@ -119,3 +119,12 @@ def test_output_that_needs_no_gradient_alongside_one_that_does(forget, forget_de
         weighted_sum(call(func, x)).backward()
         grads.append(x.grad_var)
     check_close("gradient of the argument", grads[1], grads[0])
+
+
+@pytest.mark.clause("D6")
+def test_empty_tuple_result(forget, forget_device):
+    """``func`` returning an empty tuple: ``forget`` returns an empty tuple, as the plain
+    call does (D6: a tuple for a tuple; only the one-element tuple is F1's)."""
+    x = chainer.Variable(data(forget_device, (2, 3)))
+    got = forget(lambda a: (), x)
+    assert type(got) is tuple and got == (), f"got {got!r}, func returned ()"

@@ -6,6 +6,7 @@ is listed first: few inputs, float32, 2-D, short, no segment, plain ops.
 
 from __future__ import annotations
 
+import functools
 import math
 
 from hypothesis import strategies as st
@@ -38,29 +39,66 @@ CAPTURE_UNARY = ("tanh", "sigmoid", "sin", "relu", "scale")
 CAPTURE_BINARY = ("mul", "add")
 
 
+# Strategy objects are built once per distinct argument and reused: hypothesis validates
+# and labels each new strategy object on first draw, which costs more than the draw.
+# The same strategies draw the same values, so caching changes no example.
+_BOOLS = st.booleans()
+
+
+@functools.cache
+def _ints(low: int, high: int) -> st.SearchStrategy[int]:
+    return st.integers(low, high)
+
+
+@functools.lru_cache(maxsize=4096)
+def _one_of(options: tuple) -> st.SearchStrategy:
+    return st.sampled_from(options)
+
+
+@functools.lru_cache(maxsize=4096)
+def _lists_of(options: tuple, min_size: int = 0, max_size: int = 2,
+              unique: bool = False) -> st.SearchStrategy[list]:
+    return st.lists(_one_of(options), min_size=min_size, max_size=max_size, unique=unique)
+
+
+@functools.cache
+def _permutation(n: int) -> st.SearchStrategy[list[int]]:
+    return st.permutations(range(n))
+
+
+@functools.cache
+def _split_points(high: int) -> st.SearchStrategy[list[int]]:
+    return st.lists(_ints(0, high), min_size=1, max_size=2)
+
+
+@functools.cache
+def _axis_or_none(high: int) -> st.SearchStrategy[int | None]:
+    return st.one_of(st.none(), _ints(0, high))
+
+
 @st.composite
 def graphs(draw, max_steps: int = 6, max_depth: int = 2, extras: tuple[str, ...] = EXTRAS,
            raw_arrays: bool = True) -> Graph:
     """A random graph of at most ``max_steps`` random steps plus one drawn extra structure
     (from ``extras``); ``raw_arrays=False`` feeds every input as a ``Variable``."""
-    b = GraphBuilder(seed=draw(st.integers(0, 2**16)))
-    main = draw(st.sampled_from(("float32", "float64", "float16")))
-    for i in range(draw(st.integers(1, 3))):
-        ndim = draw(st.sampled_from((2, 1, 3, 4)))
-        shape = tuple(draw(st.sampled_from(DIMS)) for _ in range(ndim))
-        dtype = main if i == 0 else draw(st.sampled_from((main,) + FLOAT_DTYPES))
-        b.input(shape, dtype, wrap=not raw_arrays or draw(st.sampled_from((True, False))),
-                fill=draw(st.sampled_from(FILL_DRAWS)))
-    if draw(st.booleans()):
-        b.index_input((draw(st.integers(1, 4)),), high=5)
+    b = GraphBuilder(seed=draw(_ints(0, 2**16)))
+    main = draw(_one_of(("float32", "float64", "float16")))
+    for i in range(draw(_ints(1, 3))):
+        ndim = draw(_one_of((2, 1, 3, 4)))
+        shape = tuple(draw(_one_of(DIMS)) for _ in range(ndim))
+        dtype = main if i == 0 else draw(_one_of((main,) + FLOAT_DTYPES))
+        b.input(shape, dtype, wrap=not raw_arrays or draw(_one_of((True, False))),
+                fill=draw(_one_of(FILL_DRAWS)))
+    if draw(_BOOLS):
+        b.index_input((draw(_ints(1, 4)),), high=5)
     ctx = _Context(draw, b, main)
-    for _ in range(draw(st.integers(1, max_steps))):
-        ctx.step(draw(st.sampled_from(ACTIONS)), max_depth)
+    for _ in range(draw(_ints(1, max_steps))):
+        ctx.step(draw(_one_of(ACTIONS)), max_depth)
     while b.depth:
         ctx._end(max_depth)
-    ctx.extra(draw(st.sampled_from(extras)))
+    ctx.extra(draw(_one_of(extras)))
     top = [r for r, m in b.refs().items() if not m.is_index and not r.startswith("w")]
-    loss = top[-2:] + draw(st.lists(st.sampled_from(top), max_size=2))
+    loss = top[-2:] + draw(_lists_of(tuple(top)))
     return b.build(tuple(loss))
 
 
@@ -74,7 +112,7 @@ class _Context:
         """One of ``refs``, the most recent first (so shrinking favours chains)."""
         if not refs:
             raise GraphError("no suitable argument")
-        return refs[::-1][self.draw(st.integers(0, len(refs) - 1))]
+        return refs[::-1][self.draw(_ints(0, len(refs) - 1))]
 
     def floats(self, ok=lambda m: True) -> list[str]:
         return [r for r, m in self.b.refs().items()
@@ -109,47 +147,47 @@ class _Context:
     # -- ops ---------------------------------------------------------------
 
     def _unary(self) -> None:
-        self.b.unary(self.draw(st.sampled_from(UNARY)), self.pick_float())
+        self.b.unary(self.draw(_one_of(UNARY)), self.pick_float())
 
     def _binary(self) -> None:
         a = self.pick_float()
         ma = self.b.meta(a)
-        how = self.draw(st.sampled_from(("weight", "self", "other")))
+        how = self.draw(_one_of(("weight", "self", "other")))
         if how == "self":
             other = a
         elif how == "other":
             other = self.pick(self.floats(lambda m: m.dtype == ma.dtype and _broadcasts(
                 m.shape, ma.shape)))
         else:
-            mask = [self.draw(st.booleans()) for _ in ma.shape]
+            mask = [self.draw(_BOOLS) for _ in ma.shape]
             other = self.weight(tuple(1 if k else d for k, d in zip(mask, ma.shape,
                                                                     strict=True)), ma.dtype)
-        self.b.binary(self.draw(st.sampled_from(BINARY)), a, other)
+        self.b.binary(self.draw(_one_of(BINARY)), a, other)
 
     def weight(self, shape: tuple[int, ...], dtype: str) -> str:
         """An existing weight of this shape and dtype (shared), or a new one."""
         same = [w.name for w in self.b.links("weight") if w.sizes == shape and w.dtype == dtype]
-        if same and self.draw(st.booleans()) is False:
+        if same and self.draw(_BOOLS) is False:
             return same[0]
         return self.b.add_link("weight", shape, dtype)
 
     def link(self, kind: str, sizes: tuple[int, ...], dtype: str) -> str:
         """An existing link with these sizes (shared), or a new one."""
         same = [k.name for k in self.b.links(kind) if k.sizes == sizes and k.dtype == dtype]
-        if same and self.draw(st.booleans()) is False:
+        if same and self.draw(_BOOLS) is False:
             return same[0]
         return self.b.add_link(kind, sizes, dtype)
 
     def _linear(self) -> None:
         x = self.pick(self.floats(lambda m: len(m.shape) >= 2 and 0 not in m.shape))
         m = self.b.meta(x)
-        out = self.draw(st.sampled_from((3, 2, 4)))
+        out = self.draw(_one_of((3, 2, 4)))
         self.b.apply_link(self.link("linear", (math.prod(m.shape[1:]), out), m.dtype), x)
 
     def _matmul(self) -> None:
         a = self.pick(self.floats(lambda m: len(m.shape) == 2 and 0 not in m.shape))
         m = self.b.meta(a)
-        self.b.matmul(a, self.weight((m.shape[1], self.draw(st.sampled_from((3, 2)))), m.dtype))
+        self.b.matmul(a, self.weight((m.shape[1], self.draw(_one_of((3, 2)))), m.dtype))
 
     def _reshape(self) -> None:
         x = self.pick_float()
@@ -158,24 +196,24 @@ class _Context:
         if len(shape) >= 2:
             options.append((shape[0], math.prod(shape[1:])))
             options.append((shape[0], 1) + shape[1:])
-        self.b.reshape(x, self.draw(st.sampled_from(options)))
+        self.b.reshape(x, self.draw(_one_of(tuple(options))))
 
     def _transpose(self) -> None:
         x = self.pick_float()
         n = len(self.b.meta(x).shape)
-        self.b.transpose(x, tuple(self.draw(st.permutations(range(n)))))
+        self.b.transpose(x, tuple(self.draw(_permutation(n))))
 
     def _slice(self) -> None:
         x = self.pick(self.floats(lambda m: len(m.shape) > 0))
         shape = self.b.meta(x).shape
-        axis = self.draw(st.integers(0, len(shape) - 1))
-        start = self.draw(st.integers(0, shape[axis]))
-        self.b.slice(x, axis, start, self.draw(st.integers(start, shape[axis])))
+        axis = self.draw(_ints(0, len(shape) - 1))
+        start = self.draw(_ints(0, shape[axis]))
+        self.b.slice(x, axis, start, self.draw(_ints(start, shape[axis])))
 
     def _concat(self) -> None:
         a = self.pick(self.floats(lambda m: len(m.shape) > 0))
         ma = self.b.meta(a)
-        axis = self.draw(st.integers(0, len(ma.shape) - 1))
+        axis = self.draw(_ints(0, len(ma.shape) - 1))
         rest = ma.shape[:axis] + ma.shape[axis + 1:]
         other = self.pick(self.floats(lambda m: m.dtype == ma.dtype and len(m.shape) == len(
             ma.shape) and m.shape[:axis] + m.shape[axis + 1:] == rest))
@@ -184,21 +222,20 @@ class _Context:
     def _split(self) -> None:
         x = self.pick(self.floats(lambda m: len(m.shape) > 0))
         shape = self.b.meta(x).shape
-        axis = self.draw(st.integers(0, len(shape) - 1))
-        points = sorted(self.draw(st.lists(st.integers(0, shape[axis]), min_size=1,
-                                           max_size=2)))
+        axis = self.draw(_ints(0, len(shape) - 1))
+        points = sorted(self.draw(_split_points(shape[axis])))
         self.b.split(x, tuple(points), axis)
 
     def _sum(self) -> None:
         x = self.pick_float()
         ndim = len(self.b.meta(x).shape)
-        axis = self.draw(st.one_of(st.none(), st.integers(0, max(ndim - 1, 0))))
-        self.b.sum(x, axis if ndim else None, self.draw(st.booleans()))
+        axis = self.draw(_axis_or_none(max(ndim - 1, 0)))
+        self.b.sum(x, axis if ndim else None, self.draw(_BOOLS))
 
     def _cast(self) -> None:
         x = self.pick_float()
-        self.b.cast(x, self.draw(st.sampled_from(
-            [d for d in FLOAT_DTYPES if d != self.b.meta(x).dtype])))
+        self.b.cast(x, self.draw(_one_of(
+            tuple(d for d in FLOAT_DTYPES if d != self.b.meta(x).dtype))))
 
     def _norm(self, kind: str) -> None:
         dtypes = FLOAT_DTYPES if kind == "batch_norm" else ("float32", "float64")
@@ -216,8 +253,8 @@ class _Context:
     def _conv2d(self) -> None:
         x = self.pick(self.floats(lambda m: len(m.shape) == 4 and 0 not in m.shape))
         m = self.b.meta(x)
-        k = self.draw(st.sampled_from((1, 3)))
-        sizes = (m.shape[1], self.draw(st.sampled_from((2, 3))), k, k // 2)
+        k = self.draw(_one_of((1, 3)))
+        sizes = (m.shape[1], self.draw(_one_of((2, 3))), k, k // 2)
         self.b.apply_link(self.link("conv2d", sizes, m.dtype), x)
 
     def _capture(self) -> None:
@@ -226,15 +263,15 @@ class _Context:
         c = self.pick(self.capturable(self.b.enclosing_refs()))
         mc = self.b.meta(c)
         own = self.floats(lambda m: m.dtype == mc.dtype and _broadcasts(mc.shape, m.shape))
-        if own and self.draw(st.booleans()):
-            self.b.binary(self.draw(st.sampled_from(CAPTURE_BINARY)), self.pick(own), c)
+        if own and self.draw(_BOOLS):
+            self.b.binary(self.draw(_one_of(CAPTURE_BINARY)), self.pick(own), c)
         else:
-            self.b.unary(self.draw(st.sampled_from(CAPTURE_UNARY)), c)
+            self.b.unary(self.draw(_one_of(CAPTURE_UNARY)), c)
 
     def _embed_id(self) -> None:
         refs = [r for r, m in self.b.refs().items() if m.is_index]
-        dtype = self.draw(st.sampled_from((self.main,) + FLOAT_DTYPES))
-        self.b.apply_link(self.link("embed_id", (5, self.draw(st.sampled_from((3, 2)))), dtype),
+        dtype = self.draw(_one_of((self.main,) + FLOAT_DTYPES))
+        self.b.apply_link(self.link("embed_id", (5, self.draw(_one_of((3, 2)))), dtype),
                           self.pick(refs))
 
     # -- segments --------------------------------------------------------------
@@ -244,15 +281,14 @@ class _Context:
             raise GraphError("deep enough")
         visible = [r for r in self.b.refs() if not r.startswith("w")]
         index = [r for r in visible if self.b.meta(r).is_index]
-        args = [self.pick_float()] + self.draw(st.lists(st.sampled_from(visible), max_size=2))
-        if index and self.draw(st.booleans()):
+        args = [self.pick_float()] + self.draw(_lists_of(tuple(visible)))
+        if index and self.draw(_BOOLS):
             args.append(index[-1])
         self.b.begin_forget(tuple(args))
 
     def _end(self, max_depth: int) -> None:
         floats = self.floats()
-        returns = self.draw(st.lists(st.sampled_from(floats), min_size=0, max_size=2,
-                                     unique=True))
+        returns = self.draw(_lists_of(tuple(floats), unique=True))
         self.b.end_forget(tuple([floats[-1]] + [r for r in returns if r != floats[-1]]))
 
     # -- extras ----------------------------------------------------------------
@@ -261,8 +297,8 @@ class _Context:
         if name == "none":
             return
         if name == "stateful_in_segment":
-            kind = self.draw(st.sampled_from(("batch_norm", "batch_renorm")))
-            x = self.b.input((self.draw(st.sampled_from((3, 2, 4))), 3), "float32")
+            kind = self.draw(_one_of(("batch_norm", "batch_renorm")))
+            x = self.b.input((self.draw(_one_of((3, 2, 4))), 3), "float32")
             (a,) = self.b.begin_forget((x,))
             y = self.b.apply_link(self.link(kind, (3,), "float32"), a)
         elif name == "param_in_segment":
@@ -282,7 +318,7 @@ class _Context:
             a, c = self.b.begin_forget((x, x))
             y = self.b.binary("mul", a, self.b.unary("sin", c))
         elif name == "index_arg":
-            i = self.b.index_input((self.draw(st.integers(1, 4)),), high=5)
+            i = self.b.index_input((self.draw(_ints(1, 4)),), high=5)
             (a,) = self.b.begin_forget((i,))
             y = self.b.apply_link(self.link("embed_id", (5, 3), self.main), a)
         elif name == "captured_value":
@@ -302,10 +338,10 @@ class _Context:
     def _nested_stateful(self) -> None:
         """A segment inside a segment, with a normalization link (running statistics)
         inside the inner one, and optionally a linear link in the outer one (D9, T4)."""
-        kind = self.draw(st.sampled_from(("batch_norm", "batch_renorm")))
-        x = self.b.input((self.draw(st.sampled_from((3, 2, 4))), 3), "float32")
+        kind = self.draw(_one_of(("batch_norm", "batch_renorm")))
+        x = self.b.input((self.draw(_one_of((3, 2, 4))), 3), "float32")
         (a,) = self.b.begin_forget((x,))
-        if self.draw(st.booleans()):
+        if self.draw(_BOOLS):
             a = self.b.apply_link(self.link("linear", (3, 3), "float32"), a)
         (c,) = self.b.begin_forget((a,))
         (y,) = self.b.end_forget((self.b.apply_link(self.link(kind, (3,), "float32"), c),))
@@ -317,11 +353,11 @@ class _Context:
         the Variable and the 0-d sum are used afterwards (``(y1 + y2) * s``), else which
         results go unused is left to the loss (which uses the last two refs) (T4, D6)."""
         (a,) = self.b.begin_forget((self.pick_float(),))
-        y = self.b.unary(self.draw(st.sampled_from(UNARY)), a)
+        y = self.b.unary(self.draw(_one_of(UNARY)), a)
         results = [y, y, a, self.b.sum(y), self.b.binary("mul", a, y)]
-        order = self.draw(st.permutations(range(len(results))))
+        order = self.draw(_permutation(len(results)))
         outs = self.b.end_forget(tuple(results[i] for i in order))
-        if not self.draw(st.booleans()):
+        if not self.draw(_BOOLS):
             twice = [o for o, i in zip(outs, order, strict=True) if i in (0, 1)]
             self.b.binary("mul", self.b.binary("add", *twice), outs[order.index(3)])
 
@@ -330,7 +366,7 @@ class _Context:
         x = self.pick_float()
         m = self.b.meta(x)
         w = self.weight(tuple(1 for _ in m.shape[:-1]) + m.shape[-1:], m.dtype)
-        inside_first = self.draw(st.booleans())
+        inside_first = self.draw(_BOOLS)
         if not inside_first:
             x = self.b.binary("mul", x, w)
         (a,) = self.b.begin_forget((x,))
@@ -344,27 +380,27 @@ class _Context:
         or not), which is also used outside the segment, before or after it, or not at
         all (T3 when used on both sides, like a shared weight)."""
         src = self.pick(self.capturable(self.b.refs()) or [self.b.input((2, 3), "float32")])
-        nested = self.draw(st.booleans())
+        nested = self.draw(_BOOLS)
         if nested:
             (src,) = self.b.begin_forget((src,))
         c = src
-        if self.draw(st.booleans()):  # computed by a segment of its own
+        if self.draw(_BOOLS):  # computed by a segment of its own
             (p,) = self.b.begin_forget((src,))
             m = self.b.meta(p)
             (c,) = self.b.end_forget((self.b.binary("mul", p, self.weight(m.shape, m.dtype)),))
-        for _ in range(self.draw(st.integers(1, 2))):
-            c = self.b.unary(self.draw(st.sampled_from(CAPTURE_UNARY)), c)
-        where = self.draw(st.sampled_from(("after", "before", "inside_only")))
+        for _ in range(self.draw(_ints(1, 2))):
+            c = self.b.unary(self.draw(_one_of(CAPTURE_UNARY)), c)
+        where = self.draw(_one_of(("after", "before", "inside_only")))
         if where == "before":
             arg = self.b.binary("mul", c, src)
         else:  # src, a value on the way to c, or an unrelated one
             mc = self.b.meta(c)
             arg = self.pick([r for r in self.floats(lambda m: m == mc) if r != c])
         (a,) = self.b.begin_forget((arg,))
-        (y,) = self.b.end_forget((self.b.binary(self.draw(st.sampled_from(CAPTURE_BINARY)), a,
+        (y,) = self.b.end_forget((self.b.binary(self.draw(_one_of(CAPTURE_BINARY)), a,
                                                 c),))
         if where == "after":
-            y = self.b.binary("mul", *((y, c) if self.draw(st.booleans()) else (c, y)))
+            y = self.b.binary("mul", *((y, c) if self.draw(_BOOLS) else (c, y)))
         if nested:
             self.b.end_forget((y,))
 

@@ -57,6 +57,9 @@ stops_at_constant = _variant(
     "stops_at_constant", "        if not targets:\n            continue",
     "        if not targets:\n            break")
 
+# A func returning () is unpacked as if it had returned one result.
+unpacks_empty_result = _variant("unpacks_empty_result", "if len(ys) == 1:", "if len(ys) <= 1:")
+
 # Device handling, the surviving mutants that behave identically on the CPU: the sink's
 # scalar made with NumPy whatever the device ...
 sink_scalar_on_host = _variant(
@@ -74,6 +77,7 @@ EXPECTED: dict[str, set[str]] = {
     "visits_in_discovery_order": {"D3"},
     "visits_rank_zero_last": {"D3"},
     "stops_at_constant": {"D3"},
+    "unpacks_empty_result": {"D6"},
 }
 
 #: Variants that only a GPU run can reject: each passes every CPU check (pinned by
