@@ -37,7 +37,15 @@ def draw_graphs(n: int, strategy: SearchStrategy | None = None) -> list[Graph]:
 
 
 def _rate(graphs: list[Graph], step) -> float:
-    """Graphs per CPU second of this process (other processes on the cores do not count)."""
+    """Graphs per CPU second of this process (other processes on the cores do not count),
+    each graph met for the first time (the compiled-source and memory-model caches, which
+    serve replays while hypothesis shrinks, are emptied first)."""
+    from forget_conformance.fuzz import oracle
+
+    from forget_conformance.graph import runtime
+
+    runtime._code.cache_clear()
+    oracle.retained_limit.cache_clear()
     start = time.process_time()
     for graph in graphs:
         step(graph)

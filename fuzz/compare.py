@@ -24,6 +24,7 @@ contribution is still far outside that tolerance.
 import collections
 import gc
 import types
+import weakref
 
 import chainer
 import numpy as np
@@ -107,7 +108,9 @@ class Run:
 
 def host(a):
     a = a.array if isinstance(a, chainer.Variable) else a
-    return None if a is None else np.asarray(chainer.backend.CpuDevice().send(a))
+    if a is None or type(a) is np.ndarray:
+        return a
+    return np.asarray(chainer.backend.CpuDevice().send(a))
 
 
 def run_step(graph, forget, device, train=True, loss_scale=None, update=False):
@@ -162,7 +165,8 @@ def run_step(graph, forget, device, train=True, loss_scale=None, update=False):
 
 
 _LEAVES = {type(None), bool, int, float, complex, str, bytes, type, types.ModuleType,
-           types.CodeType, types.BuiltinFunctionType}
+           types.CodeType, types.BuiltinFunctionType, weakref.ReferenceType,
+           *{type(np.dtype(c)) for c in "?bhilqBHILQefdFD"}}  # weak: keeps nothing alive
 _OPAQUE = (chainer.Link, type, types.FrameType, np.dtype)  # hold no arrays of the graph
 
 
@@ -187,6 +191,9 @@ def held_bytes(root, existing):
                 buffers.add(id(obj))
                 total += obj.nbytes
         elif kind is tuple or kind is list:
+            stack += [x for x in obj if type(x) not in leaves]
+        elif kind is dict:  # keys too: a dict may be keyed by a Variable
+            stack += [x for x in obj.values() if type(x) not in leaves]
             stack += [x for x in obj if type(x) not in leaves]
         elif kind is types.FunctionType:
             stack += [cell.cell_contents for cell in obj.__closure__ or ()]

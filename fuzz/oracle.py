@@ -9,6 +9,7 @@ parameters.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -78,6 +79,7 @@ def _grad_clause(graph: Graph, key: str) -> str:
     return "T4" if found & T4_FEATURES else "D3"
 
 
+@functools.lru_cache(maxsize=256)  # a graph is replayed while hypothesis shrinks
 def retained_limit(graph: Graph) -> int | None:
     """The bytes the graph may hold after a forward through ``forget``: the memory model's
     figure (``bench/model.py``), or None for a graph it does not cover (captured values,

@@ -24,6 +24,7 @@ BROKEN = "tests.broken.variants:"
 REFERENCE = "forget_conformance.reference:forget"
 #: All a reproducer may import: the standard library, NumPy and Chainer.
 STANDALONE_IMPORTS = {"collections", "gc", "importlib", "os", "re", "sys", "traceback", "types",
+                      "weakref",
                       "zlib", "chainer", "numpy"}
 
 #: implementation -> (suite, clauses its failure may be attributed to)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import functools
 import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,8 +28,15 @@ def compile_graph(graph: Graph) -> types.ModuleType:
         if type(value) is types.FunctionType:
             value = types.FunctionType(value.__code__, scope, name, value.__defaults__)
         scope.setdefault(name, value)
-    exec(compile(graph_source(graph), f"<graph seed={graph.seed}>", "exec"), scope)
+    exec(_code(graph), scope)
     return module
+
+
+@functools.lru_cache(maxsize=256)
+def _code(graph: Graph) -> types.CodeType:
+    """The compiled graph source. Cached: hypothesis replays a graph while it shrinks a
+    failure, and some checks run a graph more than once; every module is still fresh."""
+    return compile(graph_source(graph), f"<graph seed={graph.seed}>", "exec")
 
 
 @dataclass

@@ -2,20 +2,24 @@
 
 The printed module defines ``make_links(device)``, ``make_inputs(device)`` and
 ``forward(forget, links, xs, calls)``; :mod:`.runtime` executes exactly this
-text, so the printed source is what was run. Each segment is a nested ``def``; the
-values it captures are the enclosing function's locals, which a nested ``def``
-closes over (every ref is assigned once, so the recomputation in backward sees the
-value the forward saw).
+text, so the printed source is what was run. The links and inputs are tables
+(``LINKS``, ``INPUTS``) that the fixed header's ``make_links`` and ``make_inputs``
+read: a table of constants compiles several times faster than the equivalent
+calls, and compiling is a sizeable part of the fuzzer's cost per graph. Each
+segment is a nested ``def``; the values it captures are the enclosing function's
+locals, which a nested ``def`` closes over (every ref is assigned once, so the
+recomputation in backward sees the value the forward saw).
 """
 
 from __future__ import annotations
 
-from forget_conformance.graph.model import Forget, Graph, Link, Op, Step
+from forget_conformance.graph.model import Forget, Graph, Op, Step
 
 HEADER = '''\
 import collections
 import gc
 import types
+import weakref
 import zlib
 
 import chainer
@@ -44,6 +48,47 @@ def values(key, shape, dtype, high=0, fill="uniform"):
     elif fill == "nonfinite" and data.size:
         data.reshape(-1)[rng.randint(0, data.size, 3)] = (np.inf, -np.inf, np.nan)
     return data.astype(dtype)
+
+
+#: Link kind -> constructor, called with the link's sizes (``LINKS``).
+LINK_CONSTRUCTORS = {
+    "linear": lambda n_in, n_out: L.Linear(n_in, n_out),
+    "conv2d": lambda c_in, c_out, k, pad: L.Convolution2D(c_in, c_out, ksize=k, pad=pad),
+    "batch_norm": lambda size: L.BatchNormalization(size),
+    "batch_renorm": lambda size: L.BatchRenormalization(size, rmax=1.5, dmax=0.5),
+    "embed_id": lambda n, size: L.EmbedID(n, size),
+}
+
+
+def make_links(device):
+    """The links of ``LINKS`` (name -> (kind, sizes, dtype); kind ``weight`` is a bare
+    parameter) in one Chain, with reproducible values, on ``device``."""
+    links = chainer.Chain()
+    with links.init_scope():
+        for name, (kind, sizes, dtype) in LINKS.items():
+            if kind == "weight":
+                setattr(links, name, chainer.Parameter(np.zeros(sizes, dtype)))
+            else:
+                with chainer.using_config("dtype", np.dtype(dtype)):
+                    setattr(links, name, LINK_CONSTRUCTORS[kind](*sizes))
+    fill(links)
+    links.cleargrads()
+    return links.to_device(device)
+
+
+def make_inputs(device):
+    """The inputs of ``INPUTS`` (name -> (shape, dtype, index_high, fill, wrap)) on
+    ``device``: index arrays as Variables that need no gradient, the others as Variables
+    or, where ``wrap`` is False, as raw arrays."""
+    xs = {}
+    for name, (shape, dtype, high, fill, wrap) in INPUTS.items():
+        array = device.send(values(name, shape, dtype, high, fill))
+        if high:
+            array = chainer.Variable(array, requires_grad=False)
+        elif wrap:
+            array = chainer.Variable(array)
+        xs[name] = array
+    return xs
 
 
 def fill(links):
@@ -97,14 +142,6 @@ def call(forget, func, n_out, *args):
     return out
 '''
 
-_LINK_CTOR = {
-    "linear": "L.Linear({0}, {1})",
-    "conv2d": "L.Convolution2D({0}, {1}, ksize={2}, pad={3})",
-    "batch_norm": "L.BatchNormalization({0})",
-    "batch_renorm": "L.BatchRenormalization({0}, rmax=1.5, dmax=0.5)",
-    "embed_id": "L.EmbedID({0}, {1})",
-}
-
 _UNARY_EXPR = {"tanh": "F.tanh({0})", "sigmoid": "F.sigmoid({0})", "sin": "F.sin({0})",
                "relu": "F.relu({0})", "neg": "-{0}", "scale": "{0} * 0.5"}
 _BINARY_EXPR = {"add": "{0} + {1}", "sub": "{0} - {1}", "mul": "{0} * {1}"}
@@ -116,48 +153,29 @@ def to_source(graph: Graph) -> str:
 
 
 def graph_source(graph: Graph) -> str:
-    """The part of :func:`to_source` after the fixed :data:`HEADER`: the seed and the
-    graph's own functions (the runtime compiles the header once)."""
-    lines = ["", f"SEED = {graph.seed}", "", *_make_links(graph.links), "",
-             *_make_inputs(graph), "", *_forward(graph)]
+    """The part of :func:`to_source` after the fixed :data:`HEADER`: the seed, the link
+    and input tables and the graph's ``forward`` (the runtime compiles the header once)."""
+    lines = ["", f"SEED = {graph.seed}", *_table("LINKS", [
+        (link.name, (link.kind, link.sizes, link.dtype)) for link in graph.links]),
+        *_table("INPUTS", [(x.name, (x.shape, x.dtype, x.index_high, x.fill, x.wrap))
+                           for x in graph.inputs]), "", *_forward(graph)]
     return "\n".join(lines) + "\n"
 
 
-def _make_links(links: tuple[Link, ...]) -> list[str]:
-    out = ["def make_links(device):", "    links = chainer.Chain()", "    with links.init_scope():"]
-    for link in links:
-        if link.kind == "weight":
-            ctor = f"chainer.Parameter(np.zeros({link.sizes}, {link.dtype!r}))"
-            out.append(f"        links.{link.name} = {ctor}")
-        else:
-            out.append(f"        with chainer.using_config('dtype', np.dtype({link.dtype!r})):")
-            ctor = _LINK_CTOR[link.kind].format(*link.sizes)
-            out.append(f"            links.{link.name} = {ctor}")
-    if not links:
-        out.append("        pass")
-    out += ["    fill(links)", "    links.cleargrads()", "    return links.to_device(device)"]
-    return out
-
-
-def _make_inputs(graph: Graph) -> list[str]:
-    out = ["def make_inputs(device):", "    return {"]
-    for x in graph.inputs:
-        fill = f", {x.fill!r}" if x.fill != "uniform" else ""
-        array = f"device.send(values({x.name!r}, {x.shape}, {x.dtype!r}, {x.index_high}{fill}))"
-        if x.is_index:
-            array = f"chainer.Variable({array}, requires_grad=False)"
-        elif x.wrap:
-            array = f"chainer.Variable({array})"
-        out.append(f"        {x.name!r}: {array},")
-    out.append("    }")
-    return out
+def _table(name: str, rows: list[tuple[str, tuple]]) -> list[str]:
+    if not rows:
+        return [f"{name} = {{}}"]
+    return [f"{name} = {{", *(f"    {key!r}: {value!r}," for key, value in rows), "}"]
 
 
 def _forward(graph: Graph) -> list[str]:
     weights = {link.name for link in graph.links if link.kind == "weight"}
     out = ['def forward(forget, links, xs, calls):',
            '    """Run the graph (plain when ``forget`` is None); returns (values, loss)."""']
-    out += [f"    {x.name} = xs[{x.name!r}]" for x in graph.inputs]
+    if graph.inputs:
+        names = ", ".join(x.name for x in graph.inputs)
+        names += "," if len(graph.inputs) == 1 else ""
+        out.append(f"    {names} = (xs[name] for name in INPUTS)")
     out += _steps(graph.steps, weights, "    ")
     terms = ", ".join(f"{r!r}: {_ref(r, weights)}" for r in graph.loss)
     out.append(f"    loss = weighted_sum(links.device, {{{terms}}})" if terms else
@@ -196,7 +214,7 @@ def _expr(op: Op, args: list[str]) -> str:
         return _UNARY_EXPR[op.op].format(a)
     if op.op in _BINARY_EXPR:
         return _BINARY_EXPR[op.op].format(*args)
-    if op.op in _LINK_CTOR:
+    if op.op in ("linear", "conv2d", "batch_norm", "batch_renorm", "embed_id"):
         return f"links.{op.attr('link')}({a})"
     if op.op == "slice":
         index = "slice(None), " * op.attr("axis") + f"slice({op.attr('start')}, {op.attr('stop')})"
