@@ -26,16 +26,16 @@ class Suite:
 
 
 SUITES: dict[str, Suite] = {s.name: s for s in (
-    Suite("differential", "differential", graphs(), 400,
+    Suite("differential", "differential", graphs(), 600,
           ("D1", "D3", "D4", "D6", "D7", "D9", "T3", "T4")),
     Suite("shared_parameters", "differential",  # a weight, or a captured value, shared
-          graphs(extras=("shared_param", "captured_value"), raw_arrays=False), 150,
+          graphs(extras=("shared_param", "captured_value"), raw_arrays=False), 225,
           ("T3", "D1", "D3", "D4", "D6", "D9", "T4")),
     Suite("loss_scale", "loss_scale",
-          graphs(extras=("param_in_segment", "none", "shared_param"), raw_arrays=False), 200,
+          graphs(extras=("param_in_segment", "none", "shared_param"), raw_arrays=False), 300,
           ("T1", "D1", "D3", "D4", "D6", "D7", "D9", "T3", "T4")),
     Suite("eval_forward", "eval_forward",
-          graphs(extras=("stateful_in_segment", "nested_stateful"), raw_arrays=False), 150,
+          graphs(extras=("stateful_in_segment", "nested_stateful"), raw_arrays=False), 225,
           ("T2", "D1", "D3", "D4", "D6", "D7", "D9", "T3", "T4")),
     Suite("cross_device", "cross_device", graphs(), 40, ("D1", "D3", "D6", "T4")),
 )}
