@@ -25,18 +25,24 @@ def _grads(link: chainer.Link) -> dict:
     return {name: p.grad for name, p in link.namedparams()}
 
 
+def _each_path(forget, device):
+    """``(net, x, y)`` on the plain path, then through ``forget``: fresh clones of one
+    net, identical arguments."""
+    base = _net().to_device(device)
+    for use_forget in (False, True):
+        net = clone(base)
+        x = chainer.Variable(data(device, (5, 3)))
+        yield net, x, (forget(net, x) if use_forget else net(x))
+
+
 @pytest.mark.clause("T4")
 def test_chainer_grad_like_plain(forget, forget_device):
     """First-order chainer.grad: same values, and no .grad written where plain writes none."""
-    base = _net().to_device(forget_device)
-    runs = {}
-    for use_forget in (False, True):
-        net = clone(base)
-        x = chainer.Variable(data(forget_device, (5, 3)))
-        y = forget(net, x) if use_forget else net(x)
+    runs = []
+    for net, x, y in _each_path(forget, forget_device):
         (gx,) = chainer.grad([weighted_sum([y])], [x])
-        runs[use_forget] = gx, x.grad, _grads(net)
-    (want_gx, want_xgrad, want_grads), (gx, xgrad, grads) = runs[False], runs[True]
+        runs.append((gx, x.grad, _grads(net)))
+    (want_gx, want_xgrad, want_grads), (gx, xgrad, grads) = runs
     check_close("chainer.grad w.r.t. the argument", gx, want_gx)
     check_close("argument .grad after chainer.grad", xgrad, want_xgrad)
     for name, want in want_grads.items():
@@ -46,17 +52,13 @@ def test_chainer_grad_like_plain(forget, forget_device):
 @pytest.mark.clause("T4")
 def test_backward_twice_like_plain(forget, forget_device):
     """backward(retain_grad=True), then a second backward through the same result."""
-    base = _net().to_device(forget_device)
-    runs = {}
-    for use_forget in (False, True):
-        net = clone(base)
-        x = chainer.Variable(data(forget_device, (5, 3)))
-        y = forget(net, x) if use_forget else net(x)
+    runs = []
+    for net, x, y in _each_path(forget, forget_device):
         weighted_sum([y], seed=1).backward(retain_grad=True)
         first = y.grad
         weighted_sum([y], seed=2).backward()
-        runs[use_forget] = net, x.grad, first
-    (plain, want_x, want_y), (got, got_x, got_y) = runs[False], runs[True]
+        runs.append((net, x.grad, first))
+    (plain, want_x, want_y), (got, got_x, got_y) = runs
     check_close("result's retained gradient after the first backward", got_y, want_y)
     check_close("argument gradient after two backward calls", got_x, want_x)
     check_params("after two backward calls, gradient of", got, plain)

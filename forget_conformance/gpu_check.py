@@ -14,12 +14,13 @@ import argparse
 import json
 import os
 import platform
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from forget_conformance.interrupts import stop_group
 
 FILES = ("summary.md", "log.txt", "reference.json", "reference.xml", "upstream.json",
          "upstream.xml", "bench.json", "bench.txt")
@@ -103,7 +104,7 @@ def _run_step(argv: list[str], env: dict[str, str], timeout: float) -> tuple[int
         output = proc.communicate(timeout=timeout)[0]
         return proc.returncode, output
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
+        stop_group(proc, grace=0)
         return 124, proc.communicate()[0] + "(timed out)\n"
 
 

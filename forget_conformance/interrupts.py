@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import subprocess
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,6 +26,17 @@ def signal_group(pgid: int, sig: signal.Signals) -> None:
     """Send ``sig`` to a process group that may already be gone."""
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pgid, sig)
+
+
+def stop_group(proc: subprocess.Popen, grace: float = 2.0) -> None:
+    """End the whole process group of ``proc`` (started with ``start_new_session``):
+    SIGTERM, then SIGKILL after ``grace`` s (``grace=0``: SIGKILL at once)."""
+    if grace and proc.poll() is None:
+        signal_group(proc.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(grace)
+    signal_group(proc.pid, signal.SIGKILL)  # workers (xdist) may outlive the leader
+    proc.wait()
 
 
 def _raise(signum: int, frame: object) -> None:

@@ -10,7 +10,6 @@ killed whatever way ``run`` ends (an interrupt included).
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import json
 import os
@@ -22,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from forget_conformance.interrupts import signal_group
+from forget_conformance.interrupts import stop_group
 
 SUITES = {"conformance": ["conformance"], "fuzz": ["fuzz"], "all": ["conformance", "fuzz"]}
 MAX_RESTARTS = 25
@@ -140,20 +139,10 @@ def _watch(proc: subprocess.Popen, results: Path, silence_limit: float) -> str |
         if size != last_size:
             last_size, last_change = size, time.monotonic()
         elif time.monotonic() - last_change > silence_limit:
-            _stop_group(proc, grace=0)
+            stop_group(proc, grace=0)
             return f"no progress for {silence_limit:.0f} s: the run was killed"
         time.sleep(0.2)
     return None
-
-
-def _stop_group(proc: subprocess.Popen, grace: float = 2.0) -> None:
-    """End the child's whole process group: SIGTERM, then SIGKILL after ``grace`` s."""
-    if grace and proc.poll() is None:
-        signal_group(proc.pid, signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(grace)
-    signal_group(proc.pid, signal.SIGKILL)  # workers (xdist) may outlive the leader
-    proc.wait()
 
 
 def _not_run(records: list[dict], crashes: int) -> list[dict]:
@@ -184,7 +173,7 @@ def run(opts: RunOptions) -> RunResult:
                 try:
                     hung = _watch(proc, results, opts.timeout + 15)
                 finally:
-                    _stop_group(proc)
+                    stop_group(proc)
             stderr = errors.read_text(encoding="utf-8", errors="replace")
             new = _read(results)
             records += new

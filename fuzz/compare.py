@@ -164,9 +164,11 @@ def run_step(graph, forget, device, train=True, loss_scale=None, update=False):
     return run
 
 
+#: Objects that hold no arrays of the graph: scalars, strings, code, dtypes, and weak
+#: references (they keep nothing alive).
 _LEAVES = {type(None), bool, int, float, complex, str, bytes, type, types.ModuleType,
            types.CodeType, types.BuiltinFunctionType, weakref.ReferenceType,
-           *{type(np.dtype(c)) for c in "?bhilqBHILQefdFD"}}  # weak: keeps nothing alive
+           *{type(np.dtype(c)) for c in "?bhilqBHILQefdFD"}}
 _OPAQUE = (chainer.Link, type, types.FrameType, np.dtype)  # hold no arrays of the graph
 
 

@@ -13,7 +13,7 @@ recomputation in backward sees the value the forward saw).
 
 from __future__ import annotations
 
-from forget_conformance.graph.model import Forget, Graph, Op, Step
+from forget_conformance.graph.model import LINK_KINDS, Forget, Graph, Op, Step
 
 HEADER = '''\
 import collections
@@ -214,7 +214,7 @@ def _expr(op: Op, args: list[str]) -> str:
         return _UNARY_EXPR[op.op].format(a)
     if op.op in _BINARY_EXPR:
         return _BINARY_EXPR[op.op].format(*args)
-    if op.op in ("linear", "conv2d", "batch_norm", "batch_renorm", "embed_id"):
+    if op.op in LINK_KINDS:
         return f"links.{op.attr('link')}({a})"
     if op.op == "slice":
         index = "slice(None), " * op.attr("axis") + f"slice({op.attr('start')}, {op.attr('stop')})"
