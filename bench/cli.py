@@ -16,11 +16,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from forget_conformance.bench import gate, report, runner, workloads
+from forget_conformance import devices
+from forget_conformance.bench import gate, measure, report, workloads
 from forget_conformance.bench.plot import plot_depth_sweep
 from forget_conformance.bench.results import TIME_RATIOS
-
-from forget_conformance import devices
 from forget_conformance.impl import resolve
 from forget_conformance.meters import meter_for
 from forget_conformance.options import (
@@ -41,16 +40,16 @@ SIDE_BY_SIDE = ("reference", "chainer")
 def _parser() -> argparse.ArgumentParser:
     p = Parser(prog=PROG, description=__doc__.splitlines()[0])
     p.add_argument("--impl", required=True, help="MODULE:ATTR, or 'reference' / 'chainer'")
-    p.add_argument("--device", choices=("cpu", "gpu", "all"), default="cpu")
+    p.add_argument("--device", choices=devices.CHOICES, default="cpu")
     p.add_argument("--workloads", nargs="+", default=list(workloads.WORKLOADS), metavar="NAME",
                    help=f"any of: {', '.join(workloads.WORKLOADS)}")
     p.add_argument("--depth", type=at_least_one, default=16, help="depth of the main table")
     p.add_argument("--sweep", type=at_least_one, nargs="*", default=[4, 8, 16, 32], metavar="DEPTH",
                    help="depths of the sweep (elementwise and mlp); none to skip")
-    p.add_argument("--repeats", type=at_least_one, default=runner.Plan.repeats, metavar="N",
+    p.add_argument("--repeats", type=at_least_one, default=measure.Plan.repeats, metavar="N",
                    help="fewest timed rounds per comparison (default %(default)s; more are run "
                         "until --time-budget has passed)")
-    p.add_argument("--time-budget", type=positive_float, default=runner.Plan.budget_s,
+    p.add_argument("--time-budget", type=positive_float, default=measure.Plan.budget_s,
                    metavar="SECONDS",
                    help="least timing per comparison (default %(default)s)")
     p.add_argument("--only-impl", action="store_true",
@@ -92,7 +91,7 @@ def _run(args: argparse.Namespace) -> int:
     for name in names:
         probe_implementation(name, args.timeout)
     impls = [resolve(n) for n in names]  # safe now: each import ended well in a child
-    plan = runner.Plan(workloads=tuple(args.workloads), depth=args.depth,
+    plan = measure.Plan(workloads=tuple(args.workloads), depth=args.depth,
                        sweep_depths=tuple(args.sweep), repeats=args.repeats,
                        budget_s=args.time_budget)
     rows, skipped, meters = [], {}, {}
@@ -105,7 +104,7 @@ def _run(args: argparse.Namespace) -> int:
             continue
         _check_fits(plan, device)
     for meter in meters.values():
-        rows += runner.run(plan, impls, meter)
+        rows += measure.run(plan, impls, meter)
     if not meters:
         print(f"{PROG}: nothing was measured: no selected device is usable", file=sys.stderr)
         return 3
@@ -132,10 +131,10 @@ def _gpu_plot(path: str | None) -> str | None:
     return None if path is None else path.replace(".png", "-gpu.png")
 
 
-def _check_fits(plan: runner.Plan, device: str) -> None:
+def _check_fits(plan: measure.Plan, device: str) -> None:
     """Refuse a plan whose largest case the memory model says cannot fit on ``device``."""
-    available = runner.available_memory(device)
-    refused = runner.too_large(plan, available)
+    available = measure.available_memory(device)
+    refused = measure.too_large(plan, available)
     if refused:
         workload, depth, need = refused
         raise UsageError(f"{workload} at depth {depth} needs about {need / 2**30:.1f} GiB by the "
@@ -143,15 +142,15 @@ def _check_fits(plan: runner.Plan, device: str) -> None:
 
 
 def _gate(args: argparse.Namespace, rows: list, baseline: tuple[str, list], impls: list,
-          plan: runner.Plan) -> int:
+          plan: measure.Plan) -> int:
     """Compare with the baseline; time regressions are timed again (up to
     ``gate.TIME_RETRIES`` times, each row keeping its best) before they count."""
     base_impl, base_rows = baseline
-    base_rows = [r for r in base_rows if r.impl in (base_impl, runner.PLAIN_IMPL)]
+    base_rows = [r for r in base_rows if r.impl in (base_impl, measure.PLAIN_IMPL)]
     gated = [i for i in impls if i.name == args.impl]
 
     def compare() -> list[gate.Regression]:
-        current = [r for r in rows if r.impl in (args.impl, runner.PLAIN_IMPL)]
+        current = [r for r in rows if r.impl in (args.impl, measure.PLAIN_IMPL)]
         return gate.compare(current, base_rows, args.max_regression, args.max_memory_regression)
 
     found = compare()
@@ -161,7 +160,7 @@ def _gate(args: argparse.Namespace, rows: list, baseline: tuple[str, list], impl
             break
         print(f"gate: {len(slow)} case(s) over the time threshold; timing them again",
               file=sys.stderr)
-        runner.retime(rows, slow, gated, plan)
+        measure.retime(rows, slow, gated, plan)
         found = compare()
     for regression in found:
         print(gate.describe(regression), file=sys.stderr)

@@ -41,7 +41,6 @@ def _rate(graphs: list[Graph], step) -> float:
     each graph met for the first time (the compiled-source and memory-model caches, which
     serve replays while hypothesis shrinks, are emptied first)."""
     from forget_conformance.fuzz import oracle
-
     from forget_conformance.graph import runtime
 
     runtime._code.cache_clear()

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from forget_conformance.bench.results import Row
-
 from forget_conformance.report import write_atomically
 
 SCHEMA = "forget-bench/1"

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from forget_conformance.bench.timing import clear_grads
-from forget_conformance.bench.workloads import WORKLOADS, build_graph
 
 from forget_conformance import graph as G
+from forget_conformance.bench.timing import clear_grads
+from forget_conformance.bench.workloads import WORKLOADS, build_graph
 from forget_conformance.impl import chosen_name, resolve
 
 IMPLS = sorted({"reference", "chainer", chosen_name()})

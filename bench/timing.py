@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import chainer
-from forget_conformance.bench.steady import steady
 
+from forget_conformance.bench.steady import steady
 from forget_conformance.graph import Built
 
 

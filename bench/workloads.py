@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from forget_conformance.bench.results import PLAIN
-
 from forget_conformance import graph as G
+from forget_conformance.bench.results import PLAIN
 
 WORKLOADS: dict[str, Callable[..., G.Graph]] = {
     # tanh over (32, 1024) float32: the activation is 128 KiB

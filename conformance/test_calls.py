@@ -3,6 +3,7 @@
 import chainer
 import chainer.functions as F
 import pytest
+
 from forget_conformance.conformance.support import CallLog, require, variables, weighted_sum
 
 

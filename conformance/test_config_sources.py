@@ -6,6 +6,8 @@ import functools
 import chainer
 import chainer.links as L
 import pytest
+
+from forget_conformance import state
 from forget_conformance.conformance.support import (
     check_close,
     check_params,
@@ -13,8 +15,6 @@ from forget_conformance.conformance.support import (
     data,
     weighted_sum,
 )
-
-from forget_conformance import state
 
 KEY = "forget_conformance_scale"
 GLOBAL_KEY = "forget_conformance_global"

@@ -14,9 +14,9 @@ import chainer
 import chainer.functions as F
 import numpy as np
 import pytest
-from forget_conformance.conformance.support import check_close, data, plain
 
 from forget_conformance.catalogue import ClauseViolation
+from forget_conformance.conformance.support import check_close, data, plain
 from forget_conformance.symptoms import HarnessError, Symptomatic
 
 NON_CALLABLES = pytest.mark.parametrize("func", [1, None, "f"], ids=["int", "None", "str"])

@@ -6,6 +6,8 @@ import chainer.links as L
 import numpy as np
 import pytest
 from chainer import gradient_check
+
+from forget_conformance import policy
 from forget_conformance.conformance.support import (
     check_close,
     check_params,
@@ -15,8 +17,6 @@ from forget_conformance.conformance.support import (
     variables,
     weighted_sum,
 )
-
-from forget_conformance import policy
 
 ARG_FUNCS = {
     "product": lambda a, b: (a + b) * a,

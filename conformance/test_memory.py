@@ -16,10 +16,10 @@ import chainer
 import chainer.functions as F
 import chainer.links as L
 import pytest
-from forget_conformance.conformance.support import data, variables
 
 from forget_conformance import devices, meters
 from forget_conformance.catalogue import ClauseViolation
+from forget_conformance.conformance.support import data, variables
 from forget_conformance.symptoms import Symptomatic
 
 SIDE = 256  # 256 x 256 float32 = 256 KiB per array

@@ -6,6 +6,7 @@ import chainer
 import chainer.functions as F
 import chainer.links as L
 import pytest
+
 from forget_conformance.conformance.support import (
     check_close,
     check_params,

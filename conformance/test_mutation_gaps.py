@@ -11,6 +11,7 @@ import chainer.functions as F
 import chainer.links as L
 import pytest
 from chainer.functions.activation.tanh import Tanh
+
 from forget_conformance.conformance.support import check_close, clone, data, variables, weighted_sum
 
 

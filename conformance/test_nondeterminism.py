@@ -7,9 +7,9 @@ import chainer
 import chainer.functions as F
 import numpy as np
 import pytest
-from forget_conformance.conformance.support import data, observe, weighted_sum
 
 from forget_conformance import policy
+from forget_conformance.conformance.support import data, observe, weighted_sum
 
 
 @pytest.mark.clause("D10")

@@ -15,9 +15,9 @@ import chainer.functions as F
 import chainer.links as L
 import numpy as np
 import pytest
-from forget_conformance.conformance.support import check_close, data
 
 from forget_conformance.catalogue import ClauseViolation
+from forget_conformance.conformance.support import check_close, data
 
 SPECIALS = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1e30, -1e30, 0.5])
 

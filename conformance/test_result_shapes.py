@@ -14,9 +14,9 @@ import chainer
 import chainer.functions as F
 import numpy as np
 import pytest
-from forget_conformance.conformance.support import check_close, data, weighted_sum
 
 from forget_conformance.catalogue import ClauseViolation
+from forget_conformance.conformance.support import check_close, data, weighted_sum
 
 Pair = collections.namedtuple("Pair", "value index")
 

@@ -4,11 +4,11 @@ import chainer
 import chainer.functions as F
 import numpy as np
 import pytest
-from forget_conformance.conformance.support import check_close, data, observe
 from hypothesis import given
 from hypothesis import strategies as st
 
 from forget_conformance import profiles
+from forget_conformance.conformance.support import check_close, data, observe
 
 FUNCS = {
     "affine": lambda a, b: (a + b) * a,

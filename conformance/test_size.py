@@ -19,9 +19,9 @@ from collections.abc import Callable
 import chainer
 import chainer.functions as F
 import pytest
-from forget_conformance.conformance.support import check_close, data
 
 from forget_conformance.catalogue import ClauseViolation
+from forget_conformance.conformance.support import check_close, data
 
 DEFAULT_RECURSION_LIMIT = 1000  # CPython's default
 DEEP = 1200  # operations in one segment: beyond the default recursion limit

@@ -4,6 +4,8 @@ import chainer
 import chainer.functions as F
 import chainer.links as L
 import pytest
+
+from forget_conformance import state
 from forget_conformance.conformance.support import (
     check_close,
     check_params,
@@ -12,8 +14,6 @@ from forget_conformance.conformance.support import (
     variables,
     weighted_sum,
 )
-
-from forget_conformance import state
 
 FORWARD, RECOMPUTE = 0, 1  # the index of func's call that raises
 

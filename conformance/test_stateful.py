@@ -8,6 +8,7 @@ import chainer.links as L
 import numpy as np
 import pytest
 from chainer.link_hooks import SpectralNormalization
+
 from forget_conformance.conformance.support import (
     CallLog,
     check_close,

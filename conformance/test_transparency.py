@@ -5,6 +5,7 @@ import chainer.functions as F
 import chainer.links as L
 import numpy as np
 import pytest
+
 from forget_conformance.conformance.support import (
     CallLog,
     check_close,
@@ -15,7 +16,6 @@ from forget_conformance.conformance.support import (
     variables,
     weighted_sum,
 )
-
 from forget_conformance.symptoms import Symptomatic
 
 

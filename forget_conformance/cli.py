@@ -14,7 +14,17 @@ import os
 import sys
 import time
 
-from forget_conformance import catalogue, deviations, impl, profiles, report, runner, upstream
+from forget_conformance import (
+    catalogue,
+    deviations,
+    devices,
+    impl,
+    profiles,
+    report,
+    suites,
+    supervisor,
+    upstream,
+)
 from forget_conformance.options import (
     Parser,
     UsageError,
@@ -36,8 +46,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--impl", default=None,
                    help="MODULE:ATTR, or an alias: " + ", ".join(impl.ALIASES)
                    + f" (default: ${impl.ENV_VAR} or {impl.DEFAULT})")
-    p.add_argument("--suite", choices=sorted(runner.SUITES), default="conformance")
-    p.add_argument("--device", choices=("cpu", "gpu", "all"), default="all",
+    p.add_argument("--suite", choices=sorted(suites.CHOICES), default="conformance")
+    p.add_argument("--device", choices=devices.CHOICES, default="all",
                    help="default all: CPU always, GPU when CuPy and CUDA are present "
                         "(skipped with the reason otherwise)")
     p.add_argument("--profile", choices=profiles.NAMES, default="ci")
@@ -58,7 +68,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=positive_float, default=60.0,
                    help="seconds per test, and to import the implementation (default 60)")
     p.add_argument("--jobs", type=at_least_one, default=1, help="parallel workers (pytest-xdist)")
-    p.add_argument("--max-restarts", type=non_negative_int, default=runner.MAX_RESTARTS,
+    p.add_argument("--max-restarts", type=non_negative_int, default=supervisor.MAX_RESTARTS,
                    help="child processes restarted after crashes or hangs before giving up "
                         "(default %(default)s)")
     p.add_argument("--max-examples", type=at_least_one, help="fuzz: hypothesis examples per test")
@@ -80,7 +90,7 @@ def _run(args: argparse.Namespace) -> int:
         known = deviations.load(args.known_deviations) if args.known_deviations else []
     except deviations.DeviationsError as exc:
         raise UsageError(str(exc)) from None
-    missing = runner.missing_suites(args.suite)
+    missing = suites.missing(args.suite)
     if missing:
         raise UsageError(f"suite {'/'.join(missing)} is not available in this installation yet")
     if args.accept_upstream_behaviour and not args.upstream_oracle:
@@ -88,7 +98,7 @@ def _run(args: argparse.Namespace) -> int:
     name = impl.chosen_name(args.impl)
     target = probe_implementation(name, args.timeout)
     implementation = impl.resolve(name)  # safe now: the import ended well in a child
-    opts = runner.RunOptions(impl=target, suite=args.suite, device=args.device,
+    opts = supervisor.RunOptions(impl=target, suite=args.suite, device=args.device,
                              profile=args.profile, timeout=args.timeout, jobs=args.jobs,
                              max_examples=args.max_examples, seed=args.seed,
                              max_restarts=args.max_restarts, level=args.level,
@@ -96,7 +106,7 @@ def _run(args: argparse.Namespace) -> int:
     print(f"{PROG}: {name} ({target}), "
           f"suite {args.suite}, device {args.device}, profile {args.profile}", file=sys.stderr)
     started = time.monotonic()
-    outcome = runner.run(opts)
+    outcome = supervisor.run(opts)
     if outcome.usage_error:
         print(f"{PROG}: harness error, not the implementation's fault: the test run could "
               f"not start: {outcome.usage_error}", file=sys.stderr)

@@ -1,19 +1,28 @@
-"""Device selection, kept thin: CPU always, ``@cupy:0`` when CuPy and CUDA are usable."""
+"""Device selection, kept thin: CPU always, ``@cupy:0`` when CuPy and CUDA are usable.
+
+Importing it imports neither Chainer nor NumPy (the plug-in reads :data:`CHOICES`).
+"""
 
 from __future__ import annotations
 
 import functools
+from typing import TYPE_CHECKING
 
-import chainer
-import numpy as np
+if TYPE_CHECKING:
+    import chainer
+    import numpy as np
 
 CPU = "@numpy"
 GPU = "@cupy:0"
+#: What ``--device`` / ``--forget-device`` take, in every CLI and the plug-in.
+CHOICES = ("cpu", "gpu", "all")
 
 
 @functools.cache
 def gpu_unavailable_reason() -> str | None:
     """``None`` when a CUDA device is usable through CuPy, else why not."""
+    import chainer
+
     try:
         import cupy  # noqa: F401
     except Exception as exc:  # noqa: BLE001 - ImportError or a broken CUDA install
@@ -35,6 +44,8 @@ def selected(choice: str) -> list[str]:
 
 def get(spec: str) -> chainer.backend.Device:
     """The Chainer device for a spec, or ``pytest.skip``-able ``RuntimeError`` if absent."""
+    import chainer
+
     if spec == GPU and gpu_unavailable_reason() is not None:
         raise RuntimeError(gpu_unavailable_reason())
     return chainer.get_device(spec)
@@ -42,4 +53,7 @@ def get(spec: str) -> chainer.backend.Device:
 
 def to_numpy(array) -> np.ndarray:
     """A host copy of any Chainer array."""
+    import chainer
+    import numpy as np
+
     return np.asarray(chainer.backend.CpuDevice().send(array))

@@ -21,17 +21,13 @@ import json
 import os
 from collections.abc import Generator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from forget_conformance import catalogue, deviations, impl, profiles, symptoms
+from forget_conformance import catalogue, deviations, devices, impl, profiles, suites, symptoms
 
-DEVICES = ("cpu", "gpu", "all")
 LEVELS = catalogue.LEVELS
-#: Packages of the harness's own suites.
-SUITE_PACKAGES = ("forget_conformance.conformance", "forget_conformance.fuzz")
 
 
 @dataclass(frozen=True)
@@ -57,7 +53,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help=f"implementation under test, MODULE:ATTR or an alias "
                          f"({', '.join(impl.ALIASES)}); default ${impl.ENV_VAR} or "
                          f"{impl.DEFAULT}")
-    group.addoption("--forget-device", default=None, choices=DEVICES,
+    group.addoption("--forget-device", default=None, choices=devices.CHOICES,
                     help="devices (default $FORGET_DEVICE, else all: GPU tests skip with "
                          "the reason when absent)")
     group.addoption("--forget-profile", default=None, choices=profiles.NAMES,
@@ -86,7 +82,8 @@ def _from_env(config: pytest.Config, option: str, env: str, choices: tuple[str, 
 
 def choice(config: pytest.Config) -> Choice:
     """The implementation, device, profile and level chosen for this run."""
-    device, bad_device = _from_env(config, "--forget-device", "FORGET_DEVICE", DEVICES, "all")
+    device, bad_device = _from_env(config, "--forget-device", "FORGET_DEVICE",
+                                   devices.CHOICES, "all")
     profile, bad_profile = _from_env(config, "--forget-profile", "FORGET_PROFILE",
                                      profiles.NAMES, "ci")
     return Choice(impl=impl.chosen_name(config.getoption("--forget-impl")), device=device,
@@ -94,24 +91,12 @@ def choice(config: pytest.Config) -> Choice:
                   problem=bad_device or bad_profile)
 
 
-def suite_roots() -> list[Path]:
-    """Folders of the harness's suites, found without importing them."""
-    import importlib.util
-
-    roots = []
-    for name in SUITE_PACKAGES:
-        spec = importlib.util.find_spec(name)
-        if spec is not None and spec.submodule_search_locations:
-            roots.append(Path(spec.submodule_search_locations[0]).resolve())
-    return roots
-
-
 def _names_a_suite(config: pytest.Config) -> bool:
     """Whether the command line (or ``testpaths``) names a harness suite or a file in one."""
-    roots = suite_roots()
+    roots = suites.roots()
     for arg in config.args:
         target = arg.split("::", 1)[0]
-        if config.option.pyargs and target.startswith(SUITE_PACKAGES):
+        if config.option.pyargs and target.startswith(tuple(suites.PACKAGES.values())):
             return True
         path = (config.invocation_params.dir / target).resolve()
         if any(path == root or root in path.parents for root in roots):
@@ -182,7 +167,7 @@ def clause_ids(item: pytest.Item) -> tuple[str, ...]:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    roots = suite_roots()
+    roots = suites.roots()
     known = config.stash[KNOWN_KEY]
     level = config.getoption("--forget-level")
     for item in items:
@@ -212,7 +197,7 @@ def _emit(config: pytest.Config, record: dict[str, Any]) -> None:
 
 def report_record(item: pytest.Item, call: pytest.CallInfo, report: pytest.TestReport
                   ) -> dict[str, Any]:
-    """The ``--forget-results`` line for one test phase (what ``runner``/``report`` read)."""
+    """The ``--forget-results`` line for one test phase (what ``supervisor``/``verdicts`` read)."""
     violated = symptom = reproducer = None
     if call.excinfo is not None and isinstance(call.excinfo.value, catalogue.ClauseViolation):
         violated = call.excinfo.value.clause_id
@@ -279,8 +264,6 @@ def forget_reference() -> Any:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "forget_device" in metafunc.fixturenames:
-        from forget_conformance import devices
-
         chosen = metafunc.config.stash[CHOICE_KEY]
         if chosen.problem:
             raise pytest.UsageError(f"forget-conformance: {chosen.problem}")
@@ -292,8 +275,6 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 @pytest.fixture
 def forget_device(request: pytest.FixtureRequest) -> Any:
     """A Chainer device to run on; GPU runs skip with the reason when absent."""
-    from forget_conformance import devices
-
     spec = getattr(request, "param", devices.CPU)
     if spec == devices.GPU and devices.gpu_unavailable_reason() is not None:
         pytest.skip(devices.gpu_unavailable_reason())

@@ -10,9 +10,9 @@ from __future__ import annotations
 import dataclasses
 import tempfile
 
-from forget_conformance import deviations, report, runner, symptoms
+from forget_conformance import deviations, impl, report, supervisor, symptoms
 
-TARGET = "chainer.functions:forget"
+TARGET = impl.ALIASES["chainer"]
 SHIPPED = "chainer-7.8.1"
 
 
@@ -31,7 +31,7 @@ def to_rerun(records: list[dict]) -> list[str]:
     return picked
 
 
-def rerun(opts: runner.RunOptions, records: list[dict]) -> dict[str, dict] | None:
+def rerun(opts: supervisor.RunOptions, records: list[dict]) -> dict[str, dict] | None:
     """Node id -> final record of the same test on upstream; None if upstream could not run."""
     if opts.impl == TARGET:
         return report.final_outcomes(records)
@@ -41,7 +41,7 @@ def rerun(opts: runner.RunOptions, records: list[dict]) -> dict[str, dict] | Non
     with tempfile.TemporaryDirectory(prefix="forget-upstream-") as scratch:
         # Upstream's own fuzz reproducers are of no use to the user: kept out of their folder.
         env = dict(opts.extra_env, FORGET_FUZZ_FAILURES=scratch)
-        result = runner.run(dataclasses.replace(opts, impl=TARGET, select=picked, jobs=1,
+        result = supervisor.run(dataclasses.replace(opts, impl=TARGET, select=picked, jobs=1,
                                                 extra_env=env))
     if result.usage_error:
         return None

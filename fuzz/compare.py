@@ -38,6 +38,14 @@ CROSS_DEVICE = {"float16": 1e-2, "float32": 1e-4, "float64": 1e-9}  # CPU vs GPU
 Difference = collections.namedtuple("Difference", "check what key message error")
 
 
+class HarnessBug(Exception):
+    """The harness is wrong, not ``forget``: the fuzzer drew a graph the plain path rejects,
+    or the plain path broke its own model. ``symptom`` is what the harness's reports read
+    (``forget_conformance.symptoms``): no verdict on the implementation."""
+
+    symptom = "harness-error"
+
+
 def mismatch(actual, expected, cross_device=False):
     """None when ``actual`` matches ``expected``, else why: same shape and dtype; integers
     exact; floats: the same NaNs and the same infinities (an overflow must show on both
@@ -241,7 +249,8 @@ def run_pair(graph, forget, device, plain_device=None, **step):
     """The plain step (on ``plain_device``, default ``device``), then the one through forget."""
     plain = run_step(graph, None, plain_device or device, **step)
     if plain.error is not None:  # the fuzzer made a graph Chainer rejects: a harness bug
-        raise AssertionError(f"plain graph failed in {plain.phase}") from plain.error
+        raise HarnessBug(f"plain graph failed in {plain.phase}: "
+                         f"{type(plain.error).__name__}: {plain.error}") from plain.error
     return plain, run_step(graph, forget, device, **step)
 
 
@@ -267,7 +276,8 @@ def check_differential(graph, forget, device, expected_calls, loose=(), limit=No
         return
     yield from compare("differential", "grad", "{}", plain.grads, forg.grads, loose=loose)
     if plain.calls != {name: 1 for name in expected_calls}:
-        raise AssertionError(f"plain calls {plain.calls} (harness bug)")
+        raise HarnessBug(f"plain calls {plain.calls}, expected one of each of "
+                         f"{sorted(expected_calls)}")
     if forg.calls != expected_calls:
         message = f"segment calls {forg.calls}, expected {expected_calls}"
         yield Difference("differential", "calls", "", message, None)

@@ -15,9 +15,8 @@ import tempfile
 import time
 import warnings
 
-from forget_conformance.fuzz import runner, suites
-
 from forget_conformance import impl, profiles
+from forget_conformance.fuzz import property_runner, targets
 
 IMPLEMENTATIONS = ["reference", "chainer"] + [f"tests.broken.variants:{n}" for n in (
     "scaled_arg_grads", "lost_param_grads", "first_output_grad_only", "duplicate_arg_grad_lost",
@@ -31,10 +30,11 @@ SUITES = ("differential", "shared_parameters", "loss_scale", "eval_forward")
 
 def measure(target: str, suite: str) -> str:
     start = time.perf_counter()
+    log = property_runner.FuzzLog()
     try:
-        suites.run(suite, impl.resolve(target), "@numpy")
+        targets.run(suite, impl.resolve(target), "@numpy", log)
     except AssertionError as exc:
-        first = runner.LAST_RUN["progress"].first_failure
+        first = log.progress.first_failure
         return f"{getattr(exc, 'clause_id', '?')} @{first} ({time.perf_counter() - start:.1f}s)"
     return "pass"
 
@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> None:
     profiles.activate("ci")
     names = (argv if argv is not None else sys.argv[1:]) or IMPLEMENTATIONS
     with tempfile.TemporaryDirectory() as tmp:
-        os.environ[runner.ENV_DATABASE] = os.path.join(tmp, "db")
+        os.environ[property_runner.ENV_DATABASE] = os.path.join(tmp, "db")
         os.environ["FORGET_FUZZ_FAILURES"] = os.path.join(tmp, "failures")
         print("| implementation | " + " | ".join(SUITES) + " |")
         print("|---" * (len(SUITES) + 1) + "|")

@@ -13,21 +13,20 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from forget_conformance.bench import model
-from forget_conformance.fuzz import compare
-
 from forget_conformance import symptoms
 from forget_conformance.catalogue import ClauseViolation
+from forget_conformance.fuzz import compare
 from forget_conformance.graph import (
     Graph,
     capture_leaves,
     compile_graph,
     expected_calls,
     features,
+    memory_model,
     param_uses,
     shared_capture_leaves,
 )
-from forget_conformance.graph.memory import MemoryModelError
+from forget_conformance.graph.op_memory import MemoryModelError
 
 LOSS_SCALE = compare.LOSS_SCALE
 #: Structure that makes a gradient difference a T4 matter rather than plain D3.
@@ -82,10 +81,10 @@ def _grad_clause(graph: Graph, key: str) -> str:
 @functools.lru_cache(maxsize=256)  # a graph is replayed while hypothesis shrinks
 def retained_limit(graph: Graph) -> int | None:
     """The bytes the graph may hold after a forward through ``forget``: the memory model's
-    figure (``bench/model.py``), or None for a graph it does not cover (captured values,
+    figure (``graph/memory_model.py``), or None for a graph it does not cover (captured values,
     ops without memory facts)."""
     try:
-        return model.predict(graph, forgetting=True).retained
+        return memory_model.predict(graph, forgetting=True).retained
     except MemoryModelError:
         return None
 

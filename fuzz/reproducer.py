@@ -15,10 +15,9 @@ import os
 import re
 from pathlib import Path
 
+from forget_conformance import catalogue, chainer_compat
 from forget_conformance.fuzz import compare
 from forget_conformance.fuzz.oracle import retained_limit
-
-from forget_conformance import catalogue, chainer_compat
 from forget_conformance.graph import Graph, capture_leaves, expected_calls, to_source
 
 ENV_DIR = "FORGET_FUZZ_FAILURES"

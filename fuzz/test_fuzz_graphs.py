@@ -9,19 +9,20 @@ and, when it passes, the message of its result.
 from __future__ import annotations
 
 import pytest
-from forget_conformance.fuzz import runner, suites
+
+from forget_conformance.fuzz import property_runner, targets
 
 pytestmark = pytest.mark.timeout(3600)
 
 
 def run(name: str, implementation, device, request: pytest.FixtureRequest) -> None:
     """Run the suite; then report its coverage line (on failure too)."""
+    log = property_runner.FuzzLog()
     try:
-        suites.run(name, implementation, device)
+        targets.run(name, implementation, device, log)
     finally:
-        progress = runner.LAST_RUN.get("progress")
-        if progress is not None:
-            _report(request, progress.coverage.line(name))
+        if log.progress is not None:
+            _report(request, log.progress.coverage.line(name))
 
 
 def _report(request: pytest.FixtureRequest, line: str) -> None:
@@ -34,32 +35,32 @@ def _report(request: pytest.FixtureRequest, line: str) -> None:
             terminal.write_line(line)
 
 
-@pytest.mark.clause(*suites.SUITES["differential"].clauses)
+@pytest.mark.clause(*targets.TARGETS["differential"].clauses)
 def test_forget_matches_plain_graph(forget, forget_implementation, forget_device, request):
     """Outputs, gradients, segment calls and link state equal the plain graph's."""
     run("differential", forget_implementation, forget_device, request)
 
 
-@pytest.mark.clause(*suites.SUITES["shared_parameters"].clauses)
+@pytest.mark.clause(*targets.TARGETS["shared_parameters"].clauses)
 def test_shared_parameters_accumulate(forget, forget_implementation, forget_device, request):
     """A weight, or a captured value, used inside and outside a segment, in either order,
     gets both contributions (T3)."""
     run("shared_parameters", forget_implementation, forget_device, request)
 
 
-@pytest.mark.clause(*suites.SUITES["loss_scale"].clauses)
+@pytest.mark.clause(*targets.TARGETS["loss_scale"].clauses)
 def test_loss_scaled_step_updates_like_plain(forget, forget_implementation, forget_device, request):
     """``backward(loss_scale=8)`` then SGD leaves the parameters of the plain graph."""
     run("loss_scale", forget_implementation, forget_device, request)
 
 
-@pytest.mark.clause(*suites.SUITES["eval_forward"].clauses)
+@pytest.mark.clause(*targets.TARGETS["eval_forward"].clauses)
 def test_recompute_uses_forward_config(forget, forget_implementation, forget_device, request):
     """Forward under ``train=False``, backward outside it: as plain (BN in a segment)."""
     run("eval_forward", forget_implementation, forget_device, request)
 
 
-@pytest.mark.clause(*suites.SUITES["cross_device"].clauses)
+@pytest.mark.clause(*targets.TARGETS["cross_device"].clauses)
 def test_gpu_agrees_with_cpu(forget, forget_implementation, forget_device, request):
     """Through ``forget`` on the GPU vs plain on the CPU, within ``policy.cross_device``."""
     if forget_device.xp.__name__ == "numpy":

@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from forget_conformance.bench import cli, gate, report, runner, timing
+
+from forget_conformance.bench import cli, gate, measure, report, timing
 from forget_conformance.bench.results import Row
 
 BASELINE = Path(__file__).resolve().parents[1] / "bench" / "baselines" / "reference-cpu.json"
@@ -32,7 +33,7 @@ def test_reference_passes_its_own_baseline_and_writes_json(tmp_path, capsys):
 
 def _slowed(monkeypatch, calls: int):
     """Make the gated implementation look twice as slow in the first ``calls`` timings."""
-    real, seen = runner.time_strategy, []
+    real, seen = measure.time_strategy, []
 
     def time_strategy(*args, **kwargs):
         times = real(*args, **kwargs)
@@ -42,7 +43,7 @@ def _slowed(monkeypatch, calls: int):
             times["reference"] = timing.StepTimes(2 * t.forward, 2 * t.backward)
         return times
 
-    monkeypatch.setattr(runner, "time_strategy", time_strategy)
+    monkeypatch.setattr(measure, "time_strategy", time_strategy)
 
 
 def test_a_slow_timing_that_does_not_repeat_passes(monkeypatch, capsys):

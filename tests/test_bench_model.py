@@ -6,11 +6,11 @@ import gc
 import tracemalloc
 
 import pytest
-from forget_conformance.bench import model
-from forget_conformance.bench.workloads import STRATEGIES, WORKLOADS
 
 from forget_conformance import graph as G
-from forget_conformance.graph.memory import MemoryModelError
+from forget_conformance.bench.workloads import STRATEGIES, WORKLOADS
+from forget_conformance.graph import memory_model
+from forget_conformance.graph.op_memory import MemoryModelError
 from forget_conformance.impl import resolve
 from forget_conformance.meters import CpuMeter
 
@@ -25,12 +25,12 @@ def _chain(depth: int, segments=None, op: str = "tanh") -> G.Graph:
 def test_kept_bytes_by_hand(depth):
     # plain: every tanh keeps its output; the loss node keeps its weights (one more
     # activation); the float64 loss is 8 bytes. The input exists before and is free.
-    assert model.predict(_chain(depth), False).retained == (depth + 1) * ACT + 8
+    assert memory_model.predict(_chain(depth), False).retained == (depth + 1) * ACT + 8
     # forget per layer keeps each segment's input (the first is the free input); the
     # loss node keeps its weights, not its inputs
-    assert model.predict(_chain(depth, G.per_layer(depth)), True).retained == depth * ACT + 8
+    assert memory_model.predict(_chain(depth, G.per_layer(depth)), True).retained == depth * ACT + 8
     # one segment over everything: only the loss weights
-    assert model.predict(_chain(depth, [(0, depth)]), True).retained == ACT + 8
+    assert memory_model.predict(_chain(depth, [(0, depth)]), True).retained == ACT + 8
 
 
 def test_plain_peak_by_hand():
@@ -39,7 +39,7 @@ def test_plain_peak_by_hand():
     # loss node's y * w (1) and its float64 cast (2) with the weights kept: 3 + 1 + 3 = 7 ACT.
     # backward, at the first TanhGrad: kept 4 ACT + 8, its gy, its gx and gy * (1 - y * y)'s
     # temporary (3 ACT), the 8-byte gradient of the loss freed by then: 7 ACT + 8 again
-    prediction = model.predict(_chain(3), False)
+    prediction = memory_model.predict(_chain(3), False)
     assert prediction.peak == prediction.backward_peak == 7 * ACT + 8
 
 
@@ -55,7 +55,7 @@ def test_reference_measures_as_predicted(name, strategy):
     graph = WORKLOADS[name](4, STRATEGIES[strategy](4))
     forget = None if strategy == "plain" else resolve("reference").forget
     retained, peak = _measure(graph, forget)
-    prediction = model.predict(graph, forget is not None)
+    prediction = memory_model.predict(graph, forget is not None)
     assert retained == prediction.retained
     assert 0.97 <= peak / prediction.peak <= 1.07
 
@@ -65,7 +65,7 @@ def test_other_unary_ops_measure_as_predicted(op):
     graph = G.elementwise_chain(3, shape=(64, 256), segments=[(0, 2)], op=op)
     for forget in (None, resolve("reference").forget):
         retained, peak = _measure(graph, forget)
-        prediction = model.predict(graph, forget is not None)
+        prediction = memory_model.predict(graph, forget is not None)
         assert retained == prediction.retained
         assert 0.95 <= peak / prediction.peak <= 1.1
 
@@ -98,7 +98,7 @@ def test_backward_visits_nodes_by_rank():
         measured = tracemalloc.get_traced_memory()[1] - start
     finally:
         tracemalloc.stop()
-    predicted = model.predict(graph, False)
+    predicted = memory_model.predict(graph, False)
     assert 0.97 <= measured / (predicted.backward_peak - predicted.retained) <= 1.07
 
 
@@ -107,7 +107,7 @@ def test_ops_without_facts_are_refused():
     x = b.input((4, 4))
     graph = b.build((b.matmul(x, x),))
     with pytest.raises(MemoryModelError, match="matmul"):
-        model.predict(graph, False)
+        memory_model.predict(graph, False)
 
 
 def test_graphs_with_captured_values_are_refused():
@@ -117,4 +117,4 @@ def test_graphs_with_captured_values_are_refused():
     (a,) = b.begin_forget((x,))
     (y,) = b.end_forget((b.binary("mul", a, c),))
     with pytest.raises(MemoryModelError, match="capture"):
-        model.predict(b.build((y,)), True)
+        memory_model.predict(b.build((y,)), True)

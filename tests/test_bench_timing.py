@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from forget_conformance.bench import steady, timing
-from forget_conformance.bench.workloads import build_graph
 
 from forget_conformance import graph as G
+from forget_conformance.bench import steady, timing
+from forget_conformance.bench.workloads import build_graph
 
 
 def _built(strategy: str, forget=None) -> G.Built:

@@ -6,7 +6,7 @@ verdict logic; two go through the CLI itself, for its exit code and closing line
 
 import pytest
 
-from forget_conformance import catalogue, report, runner
+from forget_conformance import catalogue, report, supervisor
 from tests.broken import variants
 from tests.helpers import failing, run_cli
 
@@ -21,8 +21,8 @@ def _level(name: str) -> str:
 @pytest.mark.parametrize("name", sorted(set(variants.EXPECTED) - set(THROUGH_CLI)))
 def test_rejected_with_expected_clauses(name):
     primary, expected = variants.EXPECTED[name]
-    outcome = runner.run(runner.RunOptions(impl=f"tests.broken.variants:{name}", device="cpu",
-                                           level=_level(name)))
+    outcome = supervisor.run(supervisor.RunOptions(
+        impl=f"tests.broken.variants:{name}", device="cpu", level=_level(name)))
     results = report.aggregate(outcome.records, [])
     got = {r.id for r in results if r.status == "fail"}
     assert primary in got, f"{name}: {primary} not among failing clauses {sorted(got)}"

@@ -9,10 +9,11 @@ import signal
 import stat
 
 import pytest
-from forget_conformance.bench import cli as bench_cli
-from forget_conformance.bench import model, runner, workloads
 
 from forget_conformance import cli, report
+from forget_conformance.bench import cli as bench_cli
+from forget_conformance.bench import measure, workloads
+from forget_conformance.graph import memory_model
 from forget_conformance.options import UsageError, probe_implementation
 from tests.test_bench_cli import BASELINE, QUICK
 
@@ -150,14 +151,14 @@ def test_bench_creates_missing_folders_for_every_output(tmp_path, capsys):
 
 @pytest.mark.parametrize("name", workloads.WORKLOADS)
 def test_memory_estimate_extrapolates_the_model_exactly(name):
-    depth = runner.EXACT_DEPTH + 37
-    exact = model.predict(workloads.build_graph(name, depth), forgetting=False).peak
-    assert runner.estimated_peak(name, depth) == exact
+    depth = measure.EXACT_DEPTH + 37
+    exact = memory_model.predict(workloads.build_graph(name, depth), forgetting=False).peak
+    assert measure.estimated_peak(name, depth) == exact
 
 
 def test_a_case_that_cannot_fit_is_refused_before_it_runs(monkeypatch, capsys):
-    monkeypatch.setattr(runner, "available_memory", lambda device: 2**30)
-    monkeypatch.setattr(runner, "run", lambda *a: pytest.fail("the bench ran"))
+    monkeypatch.setattr(measure, "available_memory", lambda device: 2**30)
+    monkeypatch.setattr(measure, "run", lambda *a: pytest.fail("the bench ran"))
     code = bench_cli.main(["--impl", "reference", "--only-impl", "--workloads", "elementwise",
                            "mlp", "--depth", "100000", "--sweep"])
     assert code == 2
@@ -188,7 +189,7 @@ def test_tests_not_run_are_errors_not_skips():
                 "clauses": ["D1"], "violated": None, "message": ""},
                {"event": "report", "nodeid": "t::b", "when": "call", "status": "error",
                 "clauses": ["D1"], "violated": None, "symptom": "not-run",
-                "message": "not run, gave up after 3 crashes"}]  # as runner._not_run writes
+                "message": "not run, gave up after 3 crashes"}]  # as measure._not_run writes
     (d1,) = report.aggregate(records, [], {"D1"})
     assert (d1.status, d1.detail) == ("error", "1/2 tests not run, gave up after 3 crashes")
     assert report.exit_code([d1]) == 3
@@ -212,7 +213,7 @@ def test_bench_interrupted_writes_nothing(monkeypatch, tmp_path, capsys):
         os.kill(os.getpid(), signal.SIGINT)
         pytest.fail("the signal did not stop the run")
 
-    monkeypatch.setattr(runner, "run", interrupted)
+    monkeypatch.setattr(measure, "run", interrupted)
     out = tmp_path / "r.json"
     assert bench_cli.main(["--impl", "reference", *QUICK, "--json", str(out)]) == 130
     assert capsys.readouterr().err.splitlines()[-1] == "forget-bench: interrupted"

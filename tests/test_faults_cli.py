@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from forget_conformance import runner
+from forget_conformance import supervisor
 from tests.helpers import ROOT, run_cli
 
 
@@ -36,7 +36,7 @@ def test_crashing_on_every_call_gives_up_with_errors_not_skips(tmp_path):
 
 
 def test_exiting_on_every_call_gives_up_in_the_runner():
-    outcome = runner.run(runner.RunOptions(impl="tests.broken.faulty:exits_always",
+    outcome = supervisor.run(supervisor.RunOptions(impl="tests.broken.faulty:exits_always",
                                            device="cpu", max_restarts=0))
     assert outcome.gave_up and outcome.crashes == 1
     reports = [r for r in outcome.records if r["event"] == "report"]

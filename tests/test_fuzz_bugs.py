@@ -11,18 +11,18 @@ from __future__ import annotations
 import functools
 
 import pytest
-from forget_conformance.bench.fuzz_throughput import draw_graphs
-from forget_conformance.fuzz import oracle, suites
-from forget_conformance.fuzz.coverage import FEATURES, Coverage
 
 from forget_conformance import impl
+from forget_conformance.bench.fuzz_throughput import draw_graphs
 from forget_conformance.catalogue import ClauseViolation
+from forget_conformance.fuzz import oracle, targets
+from forget_conformance.fuzz.coverage import FEATURES, Coverage
 from tests.broken import fuzz_bugs
 
 
 @functools.cache
 def ci_graphs(suite: str) -> tuple:
-    return tuple(draw_graphs(suites.SUITES[suite].base_examples, suites.SUITES[suite].strategy))
+    return tuple(draw_graphs(targets.TARGETS[suite].base_examples, targets.TARGETS[suite].strategy))
 
 
 def first_violation(target: str, suite: str) -> tuple[int, ClauseViolation] | None:
@@ -30,7 +30,7 @@ def first_violation(target: str, suite: str) -> tuple[int, ClauseViolation] | No
     forget = impl.resolve(target).forget
     for i, graph in enumerate(ci_graphs(suite)):
         try:
-            oracle.CHECKS[suites.SUITES[suite].check](graph, forget, "@numpy")
+            oracle.CHECKS[targets.TARGETS[suite].check](graph, forget, "@numpy")
         except ClauseViolation as violation:
             return i, violation
     return None

@@ -12,14 +12,14 @@ import weakref
 
 import chainer
 import chainer.functions as F
-import forget_conformance.reference as forget_impl
 import numpy as np
 import pytest
-from forget_conformance.fuzz import compare, oracle, runner
-from forget_conformance.fuzz.strategies import graphs
 from hypothesis import HealthCheck, Phase, given, settings
 
+import forget_conformance.reference as forget_impl
 from forget_conformance import catalogue, deviations
+from forget_conformance.fuzz import compare, oracle
+from forget_conformance.fuzz.strategies import graphs
 from forget_conformance.graph import (
     GraphBuilder,
     GraphError,
@@ -186,8 +186,8 @@ def test_retained_arrays_of_a_captured_value_match_chainer(forget):
 @pytest.mark.parametrize("case", list(CAUGHT))
 def test_fuzzer_catches_capture_bugs(case, tmp_path):
     target, suite, clauses = CAUGHT[case]
-    fuzz_until_caught(case, target, suite, clauses)
-    (script,) = runner.LAST_RUN["reproducers"]
+    _, log = fuzz_until_caught(case, target, suite, clauses)
+    (script,) = log.reproducers
     assert "closes over" in script.read_text()
     assert_reproduces(tmp_path, script, target)
 

@@ -6,12 +6,12 @@ import subprocess
 import sys
 
 import chainer
-import forget_conformance.reference as forget_impl
 import numpy as np
 import pytest
-from forget_conformance.fuzz.strategies import graphs
 from hypothesis import HealthCheck, given, settings
 
+import forget_conformance.reference as forget_impl
+from forget_conformance.fuzz.strategies import graphs
 from forget_conformance.graph import (
     GraphBuilder,
     build,

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from forget_conformance.fuzz import compare, reproducer, runner, suites
 
 from forget_conformance import impl, policy, profiles
+from forget_conformance.fuzz import compare, property_runner, reproducer, targets
 from forget_conformance.graph import GraphBuilder, to_source
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,10 +53,10 @@ def _isolated(tmp_path, monkeypatch):
     """ci profile; reproducers and the example database under ``tmp_path``."""
     previous = profiles.current()
     profiles.activate("ci")
-    monkeypatch.setenv(runner.ENV_DATABASE, str(tmp_path / "db"))
+    monkeypatch.setenv(property_runner.ENV_DATABASE, str(tmp_path / "db"))
     monkeypatch.setenv("FORGET_FUZZ_FAILURES", str(tmp_path / "failures"))
-    monkeypatch.delenv(runner.ENV_SEED, raising=False)
-    monkeypatch.delenv(runner.ENV_MAX_EXAMPLES, raising=False)
+    monkeypatch.delenv(property_runner.ENV_SEED, raising=False)
+    monkeypatch.delenv(property_runner.ENV_MAX_EXAMPLES, raising=False)
     yield
     profiles.activate(previous)
 
@@ -66,9 +66,10 @@ def _isolated(tmp_path, monkeypatch):
 def test_reference_passes(suite):
     """... with the bytes held checked against the memory model on some examples, and
     every one counted in the coverage line."""
-    examples = suites.SUITES[suite].base_examples
-    assert suites.run(suite, impl.resolve("reference"), "@numpy") == examples
-    coverage = runner.LAST_RUN["progress"].coverage
+    examples = targets.TARGETS[suite].base_examples
+    log = property_runner.FuzzLog()
+    assert targets.run(suite, impl.resolve("reference"), "@numpy", log) == examples
+    coverage = log.progress.coverage
     assert coverage.examples == examples and 0 < coverage.memory_checked < examples
     assert coverage.line(suite).startswith(f"[fuzz coverage] {suite}: {examples} examples (")
 
@@ -78,14 +79,17 @@ def _leaves(exc: BaseException) -> list[BaseException]:
     return [leaf for e in inner for leaf in _leaves(e)] if inner else [exc]
 
 
-def fuzz_until_caught(case: str, target: str, suite: str, clauses: set[str]) -> set[str]:
-    """Run ``suite`` on ``target``; assert it fails on one of ``clauses``; return those found."""
+def fuzz_until_caught(case: str, target: str, suite: str, clauses: set[str]
+                      ) -> tuple[set[str], property_runner.FuzzLog]:
+    """Run ``suite`` on ``target``; assert it fails on one of ``clauses``; return those found
+    and what the run saw."""
+    log = property_runner.FuzzLog()
     with pytest.raises(BaseException) as info:  # noqa: B017 - AssertionError or a group
-        suites.run(suite, impl.resolve(target), "@numpy")
+        targets.run(suite, impl.resolve(target), "@numpy", log)
     found = {getattr(e, "clause_id", None) for e in _leaves(info.value)}
     assert found & clauses, f"{case}: expected one of {clauses}, got {found}"
-    print(f"{case}: found after {runner.LAST_RUN['progress'].first_failure} examples ({suite})")
-    return found
+    print(f"{case}: found after {log.progress.first_failure} examples ({suite})")
+    return found, log
 
 
 def assert_reproduces(tmp_path, script, target: str) -> None:
@@ -99,8 +103,8 @@ def assert_reproduces(tmp_path, script, target: str) -> None:
 @pytest.mark.parametrize("case", list(CAUGHT))
 def test_fuzzer_catches(case, tmp_path):
     target, suite, clauses = CAUGHT[case]
-    found = fuzz_until_caught(case, target, suite, clauses)
-    scripts = runner.LAST_RUN["reproducers"]
+    found, log = fuzz_until_caught(case, target, suite, clauses)
+    scripts = log.reproducers
     assert scripts and all(p.parent == tmp_path / "failures" for p in scripts)
     script = next(p for p in scripts if any(f"-{c}-" in p.name.replace("_", "-")
                                             for c in found & clauses))
@@ -114,7 +118,7 @@ def test_reproducers_are_never_overwritten(tmp_path):
     target = BROKEN + "scaled_arg_grads"
     for _ in range(2):
         with pytest.raises(AssertionError):
-            suites.run("shared_parameters", impl.resolve(target), "@numpy")
+            targets.run("shared_parameters", impl.resolve(target), "@numpy")
     assert len(list((tmp_path / "failures").glob("*.py"))) == 2
 
 
@@ -261,3 +265,27 @@ def test_cross_device_gradient_difference_named_by_graph_structure():
     assert oracle.clause_of(shared, diff) == "T3"
     assert oracle.clause_of(shared, diff._replace(key="x0")) == "D3"
     assert oracle.clause_of(shared, diff._replace(what="value")) == "D1"
+
+
+def test_a_plain_path_failure_is_a_harness_error_not_a_verdict(monkeypatch):
+    """A graph the plain path rejects is the harness's bug: the oracle raises
+    ``compare.HarnessBug``, whose symptom gives no verdict, never a ``ClauseViolation``."""
+    from forget_conformance import symptoms
+    from forget_conformance.fuzz import oracle
+
+    b = GraphBuilder(seed=0)
+    b.unary("tanh", b.input((2, 3), "float32"))
+    graph = b.build(tuple(b.refs())[-1:])
+    real = compare.run_step
+
+    def plain_breaks(graph, forget, device, **step):
+        run = real(graph, forget, device, **step)
+        if forget is None:
+            run.error, run.phase = ValueError("the plain path broke"), "forward"
+        return run
+
+    monkeypatch.setattr(compare, "run_step", plain_breaks)
+    with pytest.raises(compare.HarnessBug, match="plain graph failed in forward") as info:
+        oracle.check_differential(graph, impl.resolve("reference").forget, "@numpy")
+    assert symptoms.of(info.value) == symptoms.HARNESS
+    assert symptoms.HARNESS in symptoms.NO_VERDICT

@@ -7,6 +7,7 @@ from forget_conformance import impl
 
 def test_aliases():
     import chainer.functions
+
     import forget_conformance.reference as forget_impl
 
     assert impl.resolve("reference").forget is forget_impl.forget

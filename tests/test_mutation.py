@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from forget_conformance import mutation, runner
+from forget_conformance import mutation, supervisor
 
 SOURCE = '''\
 def first(a, b):
@@ -106,6 +106,7 @@ def test_usage_errors_are_one_line_and_exit_2(capsys, monkeypatch, argv):
 
 
 def test_fail_fast_reaches_pytest():
-    opts = runner.RunOptions(impl="forget_conformance.reference:forget", fail_fast=True)
-    assert "-x" in runner._command(opts, Path("r.jsonl"), [])
-    assert "-x" not in runner._command(runner.RunOptions(impl=opts.impl), Path("r.jsonl"), [])
+    opts = supervisor.RunOptions(impl="forget_conformance.reference:forget", fail_fast=True)
+    assert "-x" in supervisor._command(opts, Path("r.jsonl"), [])
+    plain = supervisor.RunOptions(impl=opts.impl)
+    assert "-x" not in supervisor._command(plain, Path("r.jsonl"), [])

@@ -9,10 +9,10 @@ clause it is tagged with.
 import itertools
 
 import pytest
+
+from forget_conformance import devices, report, supervisor
 from forget_conformance.conformance import test_mutation_gaps as gaps
 from forget_conformance.reference import forget as reference
-
-from forget_conformance import devices, report, runner
 from tests.broken import mutation_bugs
 
 
@@ -58,7 +58,7 @@ def test_every_variant_is_listed():
 @pytest.mark.parametrize("name", sorted(mutation_bugs.GPU_ONLY))
 def test_device_variants_rejected_on_gpu(name):
     """The device-handling variants (CPU-identical surviving mutants) fail on the GPU."""
-    outcome = runner.run(runner.RunOptions(impl=f"tests.broken.mutation_bugs:{name}",
+    outcome = supervisor.run(supervisor.RunOptions(impl=f"tests.broken.mutation_bugs:{name}",
                                            device="gpu"))
     results = report.aggregate(outcome.records, [])
     got = {r.id for r in results if r.status == "fail"}

@@ -13,7 +13,7 @@ import json
 
 import pytest
 
-from forget_conformance import report, runner
+from forget_conformance import report, suites
 from tests.broken import shape_bugs
 
 QUIET = ["-q", "-p", "no:randomly", "-p", "no:benchmark", "-p", "no:unraisableexception",
@@ -23,7 +23,7 @@ QUIET = ["-q", "-p", "no:randomly", "-p", "no:benchmark", "-p", "no:unraisableex
 def failing_clauses(target: str, selection: str, tmp_path) -> set[str]:
     """Run conformance tests (``selection`` in that folder) against ``target``; the
     clauses that fail."""
-    (folder,) = runner.suite_paths("conformance")
+    (folder,) = suites.paths("conformance")
     results = tmp_path / "results.jsonl"
     code = pytest.main([f"{folder}/{selection}", *QUIET, "--forget-impl", target,
                         "--forget-device", "cpu", "--forget-results", str(results)])

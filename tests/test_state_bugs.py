@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from forget_conformance import report, runner
+from forget_conformance import report, suites, supervisor
 from tests.broken import state_bugs
 
-SUITE_INI = Path(runner.__file__).with_name("suite.ini")
+SUITE_INI = Path(supervisor.__file__).with_name("suite.ini")
 
 
 def _suite_files() -> list[Path]:
-    (folder,) = runner.suite_paths("conformance")
+    (folder,) = suites.paths("conformance")
     return [folder / name for name in state_bugs.FILES]
 
 

@@ -8,10 +8,10 @@ import xml.etree.ElementTree as ET
 import chainer
 import numpy as np
 import pytest
-from forget_conformance.conformance import support, test_calls, test_errors, test_stateful
-from forget_conformance.reference import forget as reference
 
 from forget_conformance import catalogue, deviations, devices, report, symptoms
+from forget_conformance.conformance import support, test_calls, test_errors, test_stateful
+from forget_conformance.reference import forget as reference
 from tests.broken import variants, verdicts
 
 CPU = devices.get(devices.CPU)

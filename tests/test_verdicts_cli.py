@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from forget_conformance import cli, deviations, report, runner, upstream
+from forget_conformance import cli, deviations, report, supervisor, upstream
 from tests.helpers import failing, run_cli
 
 _RUNS: dict[tuple[str, str], tuple[list[dict], dict]] = {}
@@ -16,9 +16,9 @@ _RUNS: dict[tuple[str, str], tuple[list[dict], dict]] = {}
 def _run(name: str, level: str = "contract") -> tuple[list[dict], dict]:
     """Records of a conformance run on CPU, and of its reruns on upstream (cached)."""
     if (name, level) not in _RUNS:
-        opts = runner.RunOptions(impl=f"tests.broken.verdicts:{name}" if ":" not in name
+        opts = supervisor.RunOptions(impl=f"tests.broken.verdicts:{name}" if ":" not in name
                                  else name, device="cpu", level=level)
-        records = runner.run(opts).records
+        records = supervisor.run(opts).records
         _RUNS[name, level] = records, upstream.rerun(opts, records)
     return _RUNS[name, level]
 
@@ -96,6 +96,7 @@ def test_invalid_setting_is_a_usage_error_before_running():
 
 
 def test_harness_failure_is_exit_3_not_a_verdict(monkeypatch, capsys):
-    monkeypatch.setattr(runner, "run", lambda opts: runner.RunResult([], 0, "INTERNALERROR"))
+    failed = supervisor.RunResult([], 0, "INTERNALERROR")
+    monkeypatch.setattr(supervisor, "run", lambda opts: failed)
     assert cli.main(["--impl", "reference"]) == 3
     assert "not the implementation's fault" in capsys.readouterr().err

@@ -58,10 +58,7 @@ from forget_conformance.graph.captures import (
     shared_capture_leaves,
     shared_captures,
 )
-from forget_conformance.graph.model import Forget, Graph, Input, Link, Op, walk
-from forget_conformance.graph.runtime import Built, build, compile_graph
-from forget_conformance.graph.source import to_source
-from forget_conformance.graph.workloads import (
+from forget_conformance.graph.families import (
     conv_bn_stack,
     elementwise_chain,
     every_k,
@@ -70,6 +67,9 @@ from forget_conformance.graph.workloads import (
     sqrt_segments,
     unrolled_rnn,
 )
+from forget_conformance.graph.model import Forget, Graph, Input, Link, Op, walk
+from forget_conformance.graph.runtime import Built, build, compile_graph
+from forget_conformance.graph.source import to_source
 
 __all__ = [
     "BINARY", "FLOAT_DTYPES", "RETAINED_BY_OP", "UNARY", "Built", "Forget", "Graph",

@@ -14,6 +14,7 @@ import heapq
 
 import chainer
 from chainer import _backprop_utils, backend, variable
+
 from forget_conformance.reference import _forget as ref
 
 

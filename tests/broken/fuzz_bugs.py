@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import chainer
 from chainer import backend, variable
+
 from forget_conformance.reference import _forget as ref
 
 _GRADS = {"D3", "T3", "T4", "D7"}  # where a wrong gradient is attributed, by graph structure

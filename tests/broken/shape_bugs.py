@@ -16,6 +16,7 @@ import chainer
 import chainer.functions as F
 import numpy as np
 from chainer import _backprop_utils, variable
+
 from forget_conformance.reference import _forget as ref
 
 

@@ -12,6 +12,7 @@ import contextlib
 
 import chainer
 from chainer import backend, variable
+
 from forget_conformance.reference import _forget as ref
 
 FILES = ("test_state.py", "test_modes.py", "test_config_sources.py")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import chainer
 import numpy as np
 from chainer import variable
+
 from forget_conformance.reference import _forget as ref
 
 

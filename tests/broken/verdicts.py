@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import chainer
 import chainer.functions as F
+
 from forget_conformance.reference import _forget as ref
 
 

@@ -12,26 +12,24 @@ from __future__ import annotations
 import os
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import hypothesis
-from forget_conformance.fuzz import oracle, reproducer
-from forget_conformance.fuzz.coverage import Coverage
 from hypothesis import given, note, settings
 from hypothesis.control import current_build_context
 from hypothesis.database import DirectoryBasedExampleDatabase, ExampleDatabase
 
 from forget_conformance import profiles
+from forget_conformance.fuzz import oracle, reproducer
+from forget_conformance.fuzz.coverage import Coverage
 from forget_conformance.impl import Implementation
 
 ENV_MAX_EXAMPLES = "FORGET_FUZZ_MAX_EXAMPLES"
 ENV_SEED = "FORGET_FUZZ_SEED"
 ENV_DATABASE = "FORGET_FUZZ_DATABASE"
 PROGRESS_EVERY = 50
-#: The latest ``fuzz`` call: ``progress`` (``count``, ``first_failure``, ``coverage``),
-#: ``reproducers``.
-LAST_RUN: dict[str, Any] = {}
 
 
 def max_examples(base: int) -> int:
@@ -62,6 +60,15 @@ class Progress:
                   flush=True)
 
 
+@dataclass
+class FuzzLog:
+    """What one :func:`fuzz` call saw, filled in as it runs (so it is there when it raises):
+    its :class:`Progress` (examples, first failure, coverage) and the reproducers written."""
+
+    progress: Progress | None = None
+    reproducers: list[Path] = field(default_factory=list)
+
+
 class _SaveOnly(ExampleDatabase):
     """Saves failures to ``inner`` but replays none: keeps ``ci`` runs deterministic."""
 
@@ -86,15 +93,18 @@ def _database(deterministic: bool) -> ExampleDatabase:
 
 
 def fuzz(check: str, strategy: hypothesis.strategies.SearchStrategy, implementation:
-         Implementation, device: Any, base_examples: int, test: str) -> int:
+         Implementation, device: Any, base_examples: int, test: str,
+         log: FuzzLog | None = None) -> int:
     """Run ``oracle.CHECKS[check]`` on graphs from ``strategy``; returns examples run.
 
     On failure the final (shrunk) example is written as a reproducer script, whose
-    path is added to the failure report, then the failure is re-raised.
+    path is added to the failure report, then the failure is re-raised. ``log``, when
+    given, receives the progress and the reproducers' paths.
     """
     device_name = getattr(device, "name", str(device))
-    progress = Progress(f"{test} {implementation.name}")
-    written: list[Path] = []
+    log = log if log is not None else FuzzLog()
+    progress = log.progress = Progress(f"{test} {implementation.name}")
+    written = log.reproducers
     seed = os.environ.get(ENV_SEED)
     # One failure per test, so it is attributed to one clause (the plug-in reads a single
     # ClauseViolation); further bugs show up once the first is fixed.
@@ -127,8 +137,6 @@ def fuzz(check: str, strategy: hypothesis.strategies.SearchStrategy, implementat
     prop._hypothesis_internal_add_digest = f"{test}|{implementation.target}".encode()
     if seed:
         prop = hypothesis.seed(int(seed))(prop)
-    LAST_RUN.clear()
-    LAST_RUN.update(test=test, progress=progress, reproducers=written)
     try:
         prop()
     except BaseException as exc:

@@ -4,13 +4,13 @@ It replays a :class:`~forget_conformance.graph.Graph` as the module printed by
 ``to_source`` runs it (Chainer 7.8.1, CPU), counting array bytes with reference
 counts. Inputs and parameters exist before the run and are not counted.
 
-* Forward: every op allocates its outputs and workspace (``graph.memory``); a node
+* Forward: every op allocates its outputs and workspace (``graph.op_memory``); a node
   built with backprop holds what ``RETAINED_BY_OP`` says, plus its own ``saved``.
   Each function body's locals live until it returns (the printed code names every
   value). The loss is the source's ``weighted_sum``: one node over the loss refs that
   keeps only the weights ``w`` (from ``values()``: a float64 draw, then ``astype``).
 * ``forget`` runs its segment without backprop and keeps its arguments (D2).
-* Backward replays ``chainer._backprop._backprop_to_all`` (:mod:`.backprop`):
+* Backward replays ``chainer._backprop._backprop_to_all`` (:mod:`.backprop_replay`):
   nodes by rank, gradients summed at once (``lazy_grad_sum`` off), leaf gradients
   held to the end. A ``forget`` node recomputes its segment with backprop and runs
   the same backward inside, dropping that graph before it returns.
@@ -24,17 +24,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from forget_conformance.bench.backprop import Backprop, Buffer, Heap, Node, Var
-
 from forget_conformance.graph.analysis import RETAINED_BY_OP
-from forget_conformance.graph.memory import (
+from forget_conformance.graph.backprop_replay import Backprop, Buffer, Heap, Node, Var
+from forget_conformance.graph.model import Forget, Graph, Op, Step
+from forget_conformance.graph.op_memory import (
     MemoryModelError,
     OpMemory,
     link_params,
     nbytes,
     op_memory,
 )
-from forget_conformance.graph.model import Forget, Graph, Op, Step
 
 
 @dataclass(frozen=True)

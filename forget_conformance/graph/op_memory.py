@@ -10,7 +10,7 @@ where an operand must be cast (relu's backward multiplies by a bool mask).
 
 A link op's inputs are its argument, then the link's parameters
 (:func:`link_params`). Ops without facts here raise :class:`MemoryModelError`, and so
-does the bench model (``bench/model.py``) for a graph whose segments capture values
+does the bench model (``graph/memory_model.py``) for a graph whose segments capture values
 (their closures keep those values alive, and a recomputation's backward follows them
 into the caller's graph: not modelled).
 """

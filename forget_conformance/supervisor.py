@@ -10,7 +10,6 @@ killed whatever way ``run`` ends (an interrupt included).
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import signal
@@ -21,9 +20,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from forget_conformance import suites
 from forget_conformance.interrupts import stop_group
 
-SUITES = {"conformance": ["conformance"], "fuzz": ["fuzz"], "all": ["conformance", "fuzz"]}
 MAX_RESTARTS = 25
 
 
@@ -52,33 +51,8 @@ class RunResult:
     gave_up: bool = False
 
 
-def suite_paths(suite: str) -> list[Path]:
-    """Folders of the suite's packages (``forget_conformance.<name>``), installed or editable."""
-    paths = []
-    for name in SUITES[suite]:
-        spec = importlib.util.find_spec(f"forget_conformance.{name}")
-        if spec is None or not spec.submodule_search_locations:
-            raise ModuleNotFoundError(f"forget_conformance.{name}")
-        paths.append(Path(spec.submodule_search_locations[0]))
-    return paths
-
-
-def missing_suites(suite: str) -> list[str]:
-    """Suites that have no test modules in this installation."""
-    missing = []
-    for name in SUITES[suite]:
-        try:
-            (path,) = suite_paths(name)
-        except ModuleNotFoundError:
-            missing.append(name)
-            continue
-        if not any(path.glob("test_*.py")):
-            missing.append(name)
-    return missing
-
-
 def _command(opts: RunOptions, results: Path, deselect: list[str]) -> list[str]:
-    paths = suite_paths(opts.suite)
+    paths = suites.paths(opts.suite)
     root = os.path.commonpath(paths)
     targets = map(str, paths) if opts.select is None else (
         os.path.join(root, nodeid) for nodeid in opts.select)

@@ -9,12 +9,13 @@ from dataclasses import dataclass
 from typing import TextIO
 
 import chainer
-from forget_conformance.bench import model, timing
-from forget_conformance.bench.results import PLAIN, Row
-from forget_conformance.bench.workloads import STRATEGIES, WORKLOADS, build_graph
 
 from forget_conformance import devices
 from forget_conformance import graph as G
+from forget_conformance.bench import timing
+from forget_conformance.bench.results import PLAIN, Row
+from forget_conformance.bench.workloads import STRATEGIES, WORKLOADS, build_graph
+from forget_conformance.graph import memory_model
 from forget_conformance.impl import Implementation
 from forget_conformance.meters import MemoryMeter, MemoryReading
 
@@ -56,13 +57,13 @@ def run_case(workload: str, depth: int, impls: list[Implementation], meter: Memo
     plain_graph = build_graph(workload, depth)
     plain = _measure(meter, plain_graph, None, device)
     plain_row = Row(impl=PLAIN_IMPL, strategy=PLAIN, **base)
-    _fill(plain_row, plain, model.predict(plain_graph, forgetting=False))
+    _fill(plain_row, plain, memory_model.predict(plain_graph, forgetting=False))
     rows = [plain_row] if PLAIN in plan.strategies else []
     for strategy in plan.strategies:
         if strategy == PLAIN:
             continue
         graph = build_graph(workload, depth, strategy)
-        prediction = model.predict(graph, forgetting=True)
+        prediction = memory_model.predict(graph, forgetting=True)
         strategy_rows = []
         for impl in impls:
             row = Row(impl=impl.name, strategy=strategy, **base)
@@ -127,7 +128,7 @@ def retime(rows: list[Row], keys: set[tuple], impls: list[Implementation], plan:
                 _set_times(row, times)
 
 
-def _fill(row: Row, reading: MemoryReading, prediction: model.Prediction) -> None:
+def _fill(row: Row, reading: MemoryReading, prediction: memory_model.Prediction) -> None:
     row.retained, row.peak = reading.retained, reading.peak
     row.predicted_retained, row.predicted_peak = prediction.retained, prediction.peak
     row.compute_ratios()
@@ -154,10 +155,10 @@ def estimated_peak(workload: str, depth: int) -> int:
     deeper than ``EXACT_DEPTH`` is extrapolated from two shallower ones (plain memory
     grows linearly with depth), since modelling it exactly takes as long as its size."""
     if depth <= EXACT_DEPTH:
-        return model.predict(build_graph(workload, depth), forgetting=False).peak
+        return memory_model.predict(build_graph(workload, depth), forgetting=False).peak
     low, high = EXACT_DEPTH // 2, EXACT_DEPTH
-    at_low = model.predict(build_graph(workload, low), forgetting=False).peak
-    at_high = model.predict(build_graph(workload, high), forgetting=False).peak
+    at_low = memory_model.predict(build_graph(workload, low), forgetting=False).peak
+    at_high = memory_model.predict(build_graph(workload, high), forgetting=False).peak
     return at_high + (at_high - at_low) * (depth - high) // (high - low)
 
 

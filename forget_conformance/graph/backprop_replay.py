@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from forget_conformance.graph.memory import OpMemory
+from forget_conformance.graph.op_memory import OpMemory
 
 
 @dataclass(eq=False)

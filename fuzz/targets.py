@@ -1,0 +1,50 @@
+"""The fuzz targets: which oracle check runs on which graphs, and how many (``ci`` base).
+
+Shared by ``fuzz/test_fuzz_graphs.py``, the self-tests and ``fuzz/FINDINGS.md``'s
+measurement, so all three run exactly the same thing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from hypothesis.strategies import SearchStrategy
+
+from forget_conformance.fuzz import property_runner
+from forget_conformance.fuzz.strategies import graphs
+from forget_conformance.impl import Implementation
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    check: str  # a key of fuzz.oracle.CHECKS
+    strategy: SearchStrategy
+    base_examples: int
+    clauses: tuple[str, ...]  # what a failure can be attributed to
+
+
+TARGETS: dict[str, Target] = {t.name: t for t in (
+    Target("differential", "differential", graphs(), 600,
+           ("D1", "D3", "D4", "D6", "D7", "D9", "T3", "T4")),
+    Target("shared_parameters", "differential",  # a weight, or a captured value, shared
+           graphs(extras=("shared_param", "captured_value"), raw_arrays=False), 225,
+           ("T3", "D1", "D3", "D4", "D6", "D9", "T4")),
+    Target("loss_scale", "loss_scale",
+           graphs(extras=("param_in_segment", "none", "shared_param"), raw_arrays=False), 300,
+           ("T1", "D1", "D3", "D4", "D6", "D7", "D9", "T3", "T4")),
+    Target("eval_forward", "eval_forward",
+           graphs(extras=("stateful_in_segment", "nested_stateful"), raw_arrays=False), 225,
+           ("T2", "D1", "D3", "D4", "D6", "D7", "D9", "T3", "T4")),
+    Target("cross_device", "cross_device", graphs(), 40, ("D1", "D3", "D6", "T4")),
+)}
+
+
+def run(name: str, implementation: Implementation, device: Any,
+        log: property_runner.FuzzLog | None = None) -> int:
+    """Run one target against ``implementation`` on ``device``; returns examples run
+    (``log``: see :func:`.property_runner.fuzz`)."""
+    target = TARGETS[name]
+    return property_runner.fuzz(target.check, target.strategy, implementation, device,
+                                target.base_examples, target.name, log)
