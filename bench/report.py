@@ -7,8 +7,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+from forget_conformance.atomic_write import write_atomically
 from forget_conformance.bench.results import Row
-from forget_conformance.report import write_atomically
 
 SCHEMA = "forget-bench/1"
 

@@ -24,7 +24,9 @@ from forget_conformance import (
     suites,
     supervisor,
     upstream,
+    verdicts,
 )
+from forget_conformance.atomic_write import write_atomically
 from forget_conformance.options import (
     Parser,
     UsageError,
@@ -114,9 +116,9 @@ def _run(args: argparse.Namespace) -> int:
     suite_clauses = None if args.suite != "fuzz" else {
         c for r in outcome.records for c in r.get("clauses", [])}
     theirs = upstream.rerun(opts, outcome.records) if args.upstream_oracle else None
-    results = report.aggregate(outcome.records, known, suite_clauses, theirs,
+    results = verdicts.aggregate(outcome.records, known, suite_clauses, theirs,
                                args.accept_upstream_behaviour)
-    stale = report.stale(known, results, outcome.records)
+    stale = verdicts.stale(known, results, outcome.records)
     meta = report.meta(opts, implementation, args.known_deviations)
     meta["seconds"] = round(time.monotonic() - started, 2)
     meta["crashes"] = outcome.crashes
@@ -131,13 +133,13 @@ def _run(args: argparse.Namespace) -> int:
         not_run = sum(r["status"] == "error" for r in outcome.records if r["event"] == "report")
         print(f"{PROG}: gave up after {outcome.crashes} crashes; {not_run} tests not run",
               file=sys.stderr)
-    if report.nothing_checked(results):
+    if verdicts.nothing_checked(results):
         print(f"{PROG}: nothing was checked: every clause was skipped", file=sys.stderr)
     if args.report_json:
-        report.write_atomically(args.report_json, report.to_json(results, meta, stale))
+        write_atomically(args.report_json, report.to_json(results, meta, stale))
     if args.junit_xml:
-        report.write_atomically(args.junit_xml, report.to_junit(results, meta))
-    code = report.exit_code(results, stale if args.strict_deviations else None)
+        write_atomically(args.junit_xml, report.to_junit(results, meta))
+    code = verdicts.exit_code(results, stale if args.strict_deviations else None)
     failing = ", ".join(r.id for r in results if r.status == "fail")
     errors = ", ".join(r.id for r in results if r.status == "error")
     if code == 1 and failing:

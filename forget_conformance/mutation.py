@@ -32,7 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from forget_conformance import report
+from forget_conformance.atomic_write import write_atomically
 
 PACKAGE = "forget_mutant"  # the copy's import name; nothing else on sys.path uses it
 SOURCE_NAME = "_forget.py"
@@ -337,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {s['id']}  {s['location']}  {s['reason']}\n    {s['diff']}".replace(
             "\n+", "\n    +"))
     if args.json:
-        report.write_atomically(args.json, json.dumps(result, indent=2) + "\n")
+        write_atomically(args.json, json.dumps(result, indent=2) + "\n")
     return 0
 
 

@@ -17,7 +17,6 @@ run (``--forget-impl`` given, or the arguments name the harness's suites); the
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Generator
 from dataclasses import dataclass
@@ -25,7 +24,16 @@ from typing import Any
 
 import pytest
 
-from forget_conformance import catalogue, deviations, devices, impl, profiles, suites, symptoms
+from forget_conformance import (
+    catalogue,
+    deviations,
+    devices,
+    impl,
+    profiles,
+    records,
+    suites,
+    symptoms,
+)
 
 LEVELS = catalogue.LEVELS
 
@@ -180,23 +188,23 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 item.add_marker(pytest.mark.skip(reason=f"{clause_id} is not judged at --level "
                                                         "contract"))
         skip = item.get_closest_marker("skip")
-        _emit(config, {"event": "collected", "nodeid": item.nodeid, "clauses": ids,
-                       "skip": skip.kwargs.get("reason", "skipped") if skip else None})
+        _emit(config, records.collected(item.nodeid, ids,
+                                        skip.kwargs.get("reason", "skipped") if skip else None))
         declared = [c for c in ids if c in known]
         if declared:
             reason = "; ".join(f"{c}: {known[c]}" for c in declared)
             item.add_marker(pytest.mark.xfail(reason=f"known deviation {reason}", strict=False))
 
 
-def _emit(config: pytest.Config, record: dict[str, Any]) -> None:
+def _emit(config: pytest.Config, record: records.Record) -> None:
     stream = config.stash.get(RESULTS_KEY, None)
     if stream is not None:
-        stream.write(json.dumps(record) + "\n")
+        stream.write(records.dumps(record) + "\n")
         stream.flush()
 
 
 def report_record(item: pytest.Item, call: pytest.CallInfo, report: pytest.TestReport
-                  ) -> dict[str, Any]:
+                  ) -> records.PhaseReport:
     """The ``--forget-results`` line for one test phase (what ``supervisor``/``verdicts`` read)."""
     violated = symptom = reproducer = None
     if call.excinfo is not None and isinstance(call.excinfo.value, catalogue.ClauseViolation):
@@ -219,16 +227,15 @@ def report_record(item: pytest.Item, call: pytest.CallInfo, report: pytest.TestR
         status = "xpass"
     else:
         status = report.outcome
-    return {"event": "report", "nodeid": item.nodeid, "when": report.when,
-            "status": status, "clauses": clause_ids(item), "violated": violated,
-            "message": message.splitlines()[0][:500] if message else "", "symptom": symptom,
-            "outcome": next((v for k, v in item.user_properties if k == "outcome"), None),
-            "reproducer": reproducer}
+    return records.phase_report(
+        item.nodeid, status, clause_ids(item), message.splitlines()[0][:500] if message else "",
+        when=report.when, symptom=symptom, violated=violated, reproducer=reproducer,
+        outcome=next((v for k, v in item.user_properties if k == "outcome"), None))
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> None:
-    _emit(item.config, {"event": "start", "nodeid": item.nodeid, "clauses": clause_ids(item)})
+    _emit(item.config, records.started(item.nodeid, clause_ids(item)))
 
 
 @pytest.hookimpl(wrapper=True)

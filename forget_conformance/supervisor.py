@@ -10,7 +10,6 @@ killed whatever way ``run`` ends (an interrupt included).
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -20,8 +19,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from forget_conformance import suites
+from forget_conformance import suites, symptoms
 from forget_conformance.interrupts import stop_group
+from forget_conformance.records import PhaseReport, Record, phase_report
+from forget_conformance.records import read as read_records
 
 MAX_RESTARTS = 25
 
@@ -45,7 +46,7 @@ class RunOptions:
 
 @dataclass
 class RunResult:
-    records: list[dict]
+    records: list[Record]
     crashes: int
     usage_error: str | None = None
     gave_up: bool = False
@@ -84,19 +85,7 @@ def _env(opts: RunOptions) -> dict[str, str]:
     return env
 
 
-def _read(results: Path) -> list[dict]:
-    if not results.exists():
-        return []
-    out = []
-    for line in results.read_text(encoding="utf-8").splitlines():
-        try:
-            out.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue  # a line cut short by a crash
-    return out
-
-
-def _unfinished(records: list[dict]) -> list[dict]:
+def _unfinished(records: list[Record]) -> list[Record]:
     """Tests that started but never reported their call or teardown phase."""
     done = {r["nodeid"] for r in records
             if r["event"] == "report" and r["when"] in ("call", "teardown")}
@@ -119,21 +108,20 @@ def _watch(proc: subprocess.Popen, results: Path, silence_limit: float) -> str |
     return None
 
 
-def _not_run(records: list[dict], crashes: int) -> list[dict]:
+def _not_run(records: list[Record], crashes: int) -> list[PhaseReport]:
     """Error records for the collected tests that never started (skip records for those
     that were to be skipped anyway, e.g. drop-in checks at ``--level contract``)."""
     started = {r["nodeid"] for r in records if r["event"] == "start"}
     collected = {r["nodeid"]: r for r in records if r["event"] == "collected"}
-    return [{"event": "report", "nodeid": nodeid, "when": "call",
-             "status": "skipped" if r.get("skip") else "error", "clauses": r["clauses"],
-             "violated": None, "symptom": None if r.get("skip") else "not-run",
-             "message": r.get("skip") or f"not run, gave up after {crashes} crashes"}
+    return [phase_report(nodeid, "skipped" if r.get("skip") else "error", r["clauses"],
+                         r.get("skip") or f"not run, gave up after {crashes} crashes",
+                         symptom=None if r.get("skip") else symptoms.NOT_RUN)
             for nodeid, r in collected.items() if nodeid not in started]
 
 
 def run(opts: RunOptions) -> RunResult:
     """Run the suite to the end, surviving crashes and hangs of the implementation."""
-    records: list[dict] = []
+    records: list[Record] = []
     crashes = 0
     with tempfile.TemporaryDirectory(prefix="forget-conformance-") as tmp:
         for attempt in range(opts.max_restarts + 1):
@@ -149,7 +137,7 @@ def run(opts: RunOptions) -> RunResult:
                 finally:
                     stop_group(proc)
             stderr = errors.read_text(encoding="utf-8", errors="replace")
-            new = _read(results)
+            new = read_records(results)
             records += new
             code = proc.returncode
             if code == 4 or (code == 2 and not new) or code == 3 and not new:
@@ -161,10 +149,8 @@ def run(opts: RunOptions) -> RunResult:
             crashes += 1
             reason = hung or _death(code, stderr)
             for start in unfinished:
-                records.append({"event": "report", "nodeid": start["nodeid"], "when": "call",
-                                "status": "failed", "clauses": start["clauses"],
-                                "violated": None, "message": reason,
-                                "symptom": "hang" if hung else "crash"})
+                records.append(phase_report(start["nodeid"], "failed", start["clauses"], reason,
+                                            symptom="hang" if hung else "crash"))
             if not unfinished or opts.fail_fast:
                 break
         else:

@@ -2,7 +2,7 @@
 
 Only failing tests are rerun, plus the passing tests that the shipped upstream
 deviations file names (to tell where an implementation fixes upstream), so the extra
-cost follows the failures. ``report.classify`` compares the two runs per test.
+cost follows the failures. ``verdicts.classify`` compares the two runs per test.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import tempfile
 
-from forget_conformance import deviations, impl, report, supervisor, symptoms
+from forget_conformance import deviations, impl, supervisor, symptoms, verdicts
 
 TARGET = impl.ALIASES["chainer"]
 SHIPPED = "chainer-7.8.1"
@@ -21,9 +21,9 @@ def to_rerun(records: list[dict]) -> list[str]:
     tests that upstream is known to fail."""
     known = deviations.load(SHIPPED)
     picked = []
-    for nodeid, outcome in report.final_outcomes(records).items():
+    for nodeid, outcome in verdicts.final_outcomes(records).items():
         if outcome["status"] == "failed":
-            if report.symptom(outcome) not in symptoms.NO_VERDICT:
+            if verdicts.symptom(outcome) not in symptoms.NO_VERDICT:
                 picked.append(nodeid)
         elif outcome["status"] == "passed" and any(
                 e.names(outcome["clauses"], nodeid.split("::")[-1]) for e in known):
@@ -34,7 +34,7 @@ def to_rerun(records: list[dict]) -> list[str]:
 def rerun(opts: supervisor.RunOptions, records: list[dict]) -> dict[str, dict] | None:
     """Node id -> final record of the same test on upstream; None if upstream could not run."""
     if opts.impl == TARGET:
-        return report.final_outcomes(records)
+        return verdicts.final_outcomes(records)
     picked = to_rerun(records)
     if not picked:
         return {}
@@ -45,4 +45,4 @@ def rerun(opts: supervisor.RunOptions, records: list[dict]) -> dict[str, dict] |
                                                 extra_env=env))
     if result.usage_error:
         return None
-    return report.final_outcomes(result.records)
+    return verdicts.final_outcomes(result.records)

@@ -6,7 +6,7 @@ verdict logic; two go through the CLI itself, for its exit code and closing line
 
 import pytest
 
-from forget_conformance import catalogue, report, supervisor
+from forget_conformance import catalogue, supervisor, verdicts
 from tests.broken import variants
 from tests.helpers import failing, run_cli
 
@@ -23,11 +23,11 @@ def test_rejected_with_expected_clauses(name):
     primary, expected = variants.EXPECTED[name]
     outcome = supervisor.run(supervisor.RunOptions(
         impl=f"tests.broken.variants:{name}", device="cpu", level=_level(name)))
-    results = report.aggregate(outcome.records, [])
+    results = verdicts.aggregate(outcome.records, [])
     got = {r.id for r in results if r.status == "fail"}
     assert primary in got, f"{name}: {primary} not among failing clauses {sorted(got)}"
     assert got == expected, f"{name}: failing clauses {sorted(got)}, expected {sorted(expected)}"
-    assert report.exit_code(results) == 1
+    assert verdicts.exit_code(results) == 1
 
 
 @pytest.mark.parametrize("name", THROUGH_CLI)

@@ -5,8 +5,9 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from forget_conformance import catalogue
+from forget_conformance import catalogue, records
 from tests.helpers import failing, run_cli
+from tests.test_records import validate
 
 UPSTREAM_FAILURES = {"D3", "D6", "T1", "T2", "T3", "T4"}
 
@@ -16,6 +17,8 @@ def test_reference_conforms(tmp_path):
     proc = run_cli("--impl", "reference", "--report-json", str(report))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     doc = json.loads(report.read_text())
+    schema = records.report_schema()
+    validate(doc, schema, schema)  # what the CLI writes is what the schema says
     assert {c["id"] for c in doc["clauses"]} == set(catalogue.BY_ID)
     statuses = {c["id"]: c["status"] for c in doc["clauses"]}
     assert statuses.pop("U1") == "skip"  # the drop-in clause, not judged at --level contract

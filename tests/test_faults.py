@@ -10,11 +10,13 @@ import stat
 
 import pytest
 
-from forget_conformance import cli, report
+from forget_conformance import cli, report, verdicts
+from forget_conformance.atomic_write import write_atomically
 from forget_conformance.bench import cli as bench_cli
 from forget_conformance.bench import measure, workloads
 from forget_conformance.graph import memory_model
 from forget_conformance.options import UsageError, probe_implementation
+from forget_conformance.records import phase_report
 from tests.test_bench_cli import BASELINE, QUICK
 
 CLIS = {"forget-conformance": cli.main, "forget-bench": bench_cli.main}
@@ -134,7 +136,7 @@ def test_reports_are_created_with_the_users_umask(tmp_path, umask):
     previous = os.umask(umask)
     try:
         path = tmp_path / "missing" / "parents" / "r.json"
-        report.write_atomically(path, "{}\n")
+        write_atomically(path, "{}\n")
     finally:
         os.umask(previous)
     assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
@@ -177,22 +179,19 @@ def test_a_compare_that_compared_nothing_is_not_a_pass(capsys):
 
 
 def test_every_clause_skipped_is_exit_3():
-    skipped = [{"event": "report", "nodeid": "t::a", "when": "setup", "status": "skipped",
-                "clauses": ["D1", "D2"], "violated": None, "message": "GPU skipped"}]
-    results = report.aggregate(skipped, [], {"D1", "D2"})
+    skipped = [phase_report("t::a", "skipped", ["D1", "D2"], "GPU skipped", when="setup")]
+    results = verdicts.aggregate(skipped, [], {"D1", "D2"})
     assert {r.status for r in results} == {"skip"}
-    assert report.nothing_checked(results) and report.exit_code(results) == 3
+    assert verdicts.nothing_checked(results) and verdicts.exit_code(results) == 3
 
 
 def test_tests_not_run_are_errors_not_skips():
-    records = [{"event": "report", "nodeid": "t::a", "when": "call", "status": "passed",
-                "clauses": ["D1"], "violated": None, "message": ""},
-               {"event": "report", "nodeid": "t::b", "when": "call", "status": "error",
-                "clauses": ["D1"], "violated": None, "symptom": "not-run",
-                "message": "not run, gave up after 3 crashes"}]  # as measure._not_run writes
-    (d1,) = report.aggregate(records, [], {"D1"})
+    records = [phase_report("t::a", "passed", ["D1"]),
+               phase_report("t::b", "error", ["D1"], "not run, gave up after 3 crashes",
+                            symptom="not-run")]  # as supervisor._not_run writes
+    (d1,) = verdicts.aggregate(records, [], {"D1"})
     assert (d1.status, d1.detail) == ("error", "1/2 tests not run, gave up after 3 crashes")
-    assert report.exit_code([d1]) == 3
+    assert verdicts.exit_code([d1]) == 3
     assert '<error message="1/2 tests not run' in report.to_junit(
         [d1], {"suite": "conformance"})
 

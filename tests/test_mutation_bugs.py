@@ -10,7 +10,7 @@ import itertools
 
 import pytest
 
-from forget_conformance import devices, report, supervisor
+from forget_conformance import devices, supervisor, verdicts
 from forget_conformance.conformance import test_mutation_gaps as gaps
 from forget_conformance.reference import forget as reference
 from tests.broken import mutation_bugs
@@ -60,6 +60,6 @@ def test_device_variants_rejected_on_gpu(name):
     """The device-handling variants (CPU-identical surviving mutants) fail on the GPU."""
     outcome = supervisor.run(supervisor.RunOptions(impl=f"tests.broken.mutation_bugs:{name}",
                                            device="gpu"))
-    results = report.aggregate(outcome.records, [])
+    results = verdicts.aggregate(outcome.records, [])
     got = {r.id for r in results if r.status == "fail"}
     assert got == mutation_bugs.GPU_ONLY[name], f"{name}: failing clauses {sorted(got)}"

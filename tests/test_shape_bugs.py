@@ -13,7 +13,7 @@ import json
 
 import pytest
 
-from forget_conformance import report, suites
+from forget_conformance import suites, verdicts
 from tests.broken import shape_bugs
 
 QUIET = ["-q", "-p", "no:randomly", "-p", "no:benchmark", "-p", "no:unraisableexception",
@@ -30,7 +30,7 @@ def failing_clauses(target: str, selection: str, tmp_path) -> set[str]:
     assert code in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED), f"pytest exit {code}"
     records = [json.loads(line) for line in results.read_text().splitlines()]
     assert records, f"no test ran for {selection}"
-    return {r.id for r in report.aggregate(records, []) if r.status == "fail"}
+    return {r.id for r in verdicts.aggregate(records, []) if r.status == "fail"}
 
 
 @pytest.mark.parametrize("name", sorted(shape_bugs.EXPECTED))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from forget_conformance import report, suites, supervisor
+from forget_conformance import suites, supervisor, verdicts
 from tests.broken import state_bugs
 
 SUITE_INI = Path(supervisor.__file__).with_name("suite.ini")
@@ -37,7 +37,7 @@ def _run(name: str, results: Path) -> list[dict]:
 def test_rejected_on_expected_clauses_and_tests(name, tmp_path):
     clauses, tests = state_bugs.EXPECTED[name]
     records = _run(name, tmp_path / "results.jsonl")
-    failing = {c.id for c in report.aggregate(records, []) if c.status == "fail"}
+    failing = {c.id for c in verdicts.aggregate(records, []) if c.status == "fail"}
     failed_tests = {r["nodeid"].split("::")[-1].split("[")[0] for r in records
                     if r.get("status") == "failed"}
     assert failing == clauses, f"{name}: failing clauses {sorted(failing)}, want {sorted(clauses)}"

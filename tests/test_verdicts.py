@@ -9,18 +9,19 @@ import chainer
 import numpy as np
 import pytest
 
-from forget_conformance import catalogue, deviations, devices, report, symptoms
+from forget_conformance import catalogue, deviations, devices, report, symptoms, verdicts
 from forget_conformance.conformance import support, test_calls, test_errors, test_stateful
+from forget_conformance.records import SCHEMA, SCHEMA_VERSION, phase_report
 from forget_conformance.reference import forget as reference
-from tests.broken import variants, verdicts
+from tests.broken import variants
+from tests.broken import verdicts as broken_verdicts
 
 CPU = devices.get(devices.CPU)
 
 
 def _rec(nodeid, status, clauses, symptom=None, violated=None, message="m", outcome=None):
-    return {"event": "report", "nodeid": nodeid, "when": "call", "status": status,
-            "clauses": clauses, "violated": violated, "message": message, "symptom": symptom,
-            "outcome": outcome}
+    return phase_report(nodeid, status, clauses, message, symptom=symptom, violated=violated,
+                        outcome=outcome)
 
 
 def _by_id(results):
@@ -120,9 +121,9 @@ def test_expect_error_symptoms(call, symptom):
     (test_errors.test_non_variable_result_is_runtime_error, None),
 ])
 def test_d5_requires_the_facts_not_the_wording(check, arg):
-    check(verdicts.reworded, CPU, arg)
+    check(broken_verdicts.reworded, CPU, arg)
     with pytest.raises(symptoms.Symptomatic) as caught:
-        check(verdicts.vague_errors, CPU, arg)
+        check(broken_verdicts.vague_errors, CPU, arg)
     assert caught.value.symptom == "message-facts"
 
 
@@ -139,8 +140,8 @@ def _rejects_with_type_error(func, *xs):
 
 @pytest.mark.parametrize("how", ["backward", "grad"])
 @pytest.mark.parametrize("impl, expected", [
-    (reference, "rejected"), (verdicts.reworded, "rejected"), (verdicts.upstream_alias,
-                                                                 "rejected"),
+    (reference, "rejected"), (broken_verdicts.reworded, "rejected"),
+    (broken_verdicts.upstream_alias, "rejected"),
     (_no_forget, "supported"), (variants.double_backprop_allowed, "silently-wrong"),
     (_rejects_with_type_error, "exception:TypeError"),
 ])
@@ -191,28 +192,28 @@ def test_deviation_excuses_only_its_symptom(tmp_path):
     records = [_rec("m::t1", "failed", ["D3"], "gradient-none"),
                _rec("m::t2", "failed", ["D3"], "value-scaled"),
                _rec("m::t3", "passed", ["T3"])]
-    results = _by_id(report.aggregate(records, entries))
+    results = _by_id(verdicts.aggregate(records, entries))
     assert results["D3"].status == "fail" and results["D3"].symptoms == ["gradient-none",
                                                                           "value-scaled"]
     assert [c.status for c in results["D3"].checks] == ["xfail", "fail"]
     assert results["T3"].status == "xpass"
-    stale = report.stale(entries, list(results.values()), records)
+    stale = verdicts.stale(entries, list(results.values()), records)
     assert [e.label() for e in stale] == ["T3 test=t3"]  # t_gone did not run: not stale
-    ok = _by_id(report.aggregate(records[:1], entries))
-    assert ok["D3"].status == "xfail" and report.exit_code(list(ok.values())) == 0
-    assert report.exit_code(list(ok.values()), stale) == 1
+    ok = _by_id(verdicts.aggregate(records[:1], entries))
+    assert ok["D3"].status == "xfail" and verdicts.exit_code(list(ok.values())) == 0
+    assert verdicts.exit_code(list(ok.values()), stale) == 1
 
 
 def test_harness_error_is_status_error_and_exit_3():
     records = [_rec("m::a", "failed", ["D1"], symptoms.HARNESS, message="plain path failed"),
                _rec("m::b", "passed", ["D1"]), _rec("m::c", "failed", ["D4"], "call-count")]
-    results = _by_id(report.aggregate(records, []))
+    results = _by_id(verdicts.aggregate(records, []))
     assert results["D1"].status == "error" and "not the implementation's fault" in \
         results["D1"].detail
-    assert report.exit_code(list(results.values())) == 1  # a fail wins
+    assert verdicts.exit_code(list(results.values())) == 1  # a fail wins
     results.pop("D4")
-    assert report.exit_code(list(results.values())) == 3
-    assert report.exit_code([]) == 3  # nothing checked: no verdict either
+    assert verdicts.exit_code(list(results.values())) == 3
+    assert verdicts.exit_code([]) == 3  # nothing checked: no verdict either
 
 
 def test_three_way_classification_and_acceptance():
@@ -225,20 +226,20 @@ def test_three_way_classification_and_acceptance():
         _rec("m::other", "failed", ["T2"], "gradient-none"),
         _rec("m::new", "passed", ["D5"]), _rec("m::fixed", "failed", ["T3"], "value-mismatch"),
         _rec("m::both", "passed", ["D4"])]}
-    results = _by_id(report.aggregate(ours, [], upstream=theirs))
-    assert results["T1"].classification == report.INHERITS and results["T1"].status == "fail"
-    assert results["T2"].classification == report.NEW  # same test, other symptom
-    assert results["D5"].classification == report.NEW
-    assert results["T3"].status == "pass" and results["T3"].classification == report.FIXES
+    results = _by_id(verdicts.aggregate(ours, [], upstream=theirs))
+    assert results["T1"].classification == verdicts.INHERITS and results["T1"].status == "fail"
+    assert results["T2"].classification == verdicts.NEW  # same test, other symptom
+    assert results["D5"].classification == verdicts.NEW
+    assert results["T3"].status == "pass" and results["T3"].classification == verdicts.FIXES
     assert "fixes upstream" in results["T3"].detail and results["D4"].classification is None
-    accepted = _by_id(report.aggregate(ours, [], upstream=theirs, accept_upstream=True))
+    accepted = _by_id(verdicts.aggregate(ours, [], upstream=theirs, accept_upstream=True))
     assert accepted["T1"].status == "xfail" and accepted["T1"].checks[0].accepted_by == \
-        report.UPSTREAM
+        verdicts.UPSTREAM
     assert accepted["T2"].status == accepted["D5"].status == "fail"
 
 
 def test_outcome_is_reported():
-    results = _by_id(report.aggregate([_rec("m::a", "passed", ["D8"], outcome="rejected")], []))
+    results = _by_id(verdicts.aggregate([_rec("m::a", "passed", ["D8"], outcome="rejected")], []))
     assert results["D8"].outcomes == ["rejected"] and "rejected" in results["D8"].detail
 
 
@@ -247,15 +248,15 @@ def test_reports_carry_level_symptom_classification_reproducer():
                dict(_rec("f::b", "failed", ["T3"], "value-mismatch"), reproducer="r/x.py"),
                _rec("m::c", "failed", ["D1"], symptoms.HARNESS)]
     theirs = {"m::a": _rec("m::a", "passed", ["D3"])}
-    results = report.aggregate(records, [], upstream=theirs)
+    results = verdicts.aggregate(records, [], upstream=theirs)
     meta = {"implementation": {"name": "x"}, "suite": "conformance", "device": "cpu",
             "profile": "ci", "level": "contract"}
     doc = json.loads(report.to_json(results, meta, []))
     assert (doc["schema"], doc["schema_version"], doc["level"]) == (
-        report.SCHEMA, report.SCHEMA_VERSION, "contract")
+        SCHEMA, SCHEMA_VERSION, "contract")
     clauses = {c["id"]: c for c in doc["clauses"]}
     assert clauses["D3"]["checks"][0]["symptom"] == "gradient-none"
-    assert clauses["D3"]["classification"] == report.NEW
+    assert clauses["D3"]["classification"] == verdicts.NEW
     assert clauses["T3"]["checks"][0]["reproducer"] == "r/x.py"
     assert clauses["D1"]["status"] == "error" and doc["exit_code"] == 1
     suite = ET.fromstring(report.to_junit(results, meta).split("?>", 1)[1]).find("testsuite")

@@ -7,7 +7,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from forget_conformance import cli, deviations, report, supervisor, upstream
+from forget_conformance import cli, deviations, supervisor, upstream, verdicts
+from forget_conformance.records import SCHEMA, SCHEMA_VERSION
 from tests.helpers import failing, run_cli
 
 _RUNS: dict[tuple[str, str], tuple[list[dict], dict]] = {}
@@ -25,7 +26,7 @@ def _run(name: str, level: str = "contract") -> tuple[list[dict], dict]:
 
 def _verdict(name, entries=(), accept=False):
     records, theirs = _run(name)
-    results = report.aggregate(records, list(entries), upstream=theirs, accept_upstream=accept)
+    results = verdicts.aggregate(records, list(entries), upstream=theirs, accept_upstream=accept)
     return {r.id: r for r in results}, records
 
 
@@ -38,22 +39,22 @@ def test_inherited_defects_accepted_new_one_rejected(accept):
     entries = [] if accept else deviations.load("chainer-7.8.1")
     results, _ = _verdict("upstream_plus_one", entries, accept)
     assert _failing(results) == {"D5"}
-    assert report.exit_code(list(results.values())) == 1
-    assert results["D5"].classification == report.NEW
+    assert verdicts.exit_code(list(results.values())) == 1
+    assert results["D5"].classification == verdicts.NEW
     assert results["D5"].symptoms == ["wrong-exception"]
     for clause in ("D3", "T1", "T2", "T3", "T4"):
         assert results[clause].status == "xfail"
-        assert results[clause].classification == report.INHERITS
+        assert results[clause].classification == verdicts.INHERITS
 
 
 @pytest.mark.parametrize("accept", [False, True], ids=["deviations_file", "accept_upstream"])
 def test_upstream_under_another_name_accepted(accept):
     entries = [] if accept else deviations.load("chainer-7.8.1")
     results, records = _verdict("upstream_alias", entries, accept)
-    assert not _failing(results) and report.exit_code(list(results.values())) == 0
+    assert not _failing(results) and verdicts.exit_code(list(results.values())) == 0
     assert {k for k, r in results.items() if r.status == "xfail"} == {"D3", "D6", "T1", "T2",
                                                                       "T3", "T4"}
-    assert report.stale(entries, list(results.values()), records) == []
+    assert verdicts.stale(entries, list(results.values()), records) == []
 
 
 def test_scaled_gradients_rejected_under_upstream_deviations():
@@ -61,7 +62,7 @@ def test_scaled_gradients_rejected_under_upstream_deviations():
                           deviations.load("chainer-7.8.1"))
     assert "D3" in _failing(results)
     assert "value-scaled" in results["D3"].symptoms
-    assert results["D3"].classification == report.NEW
+    assert results["D3"].classification == verdicts.NEW
 
 
 def test_reworded_conforms_at_contract_and_fixes_upstream():
@@ -69,7 +70,7 @@ def test_reworded_conforms_at_contract_and_fixes_upstream():
     assert not _failing(results) and results["U1"].status == "skip"
     assert "not judged at --level contract" in results["U1"].detail
     assert results["D8"].outcomes == ["rejected"]
-    fixes = {k for k, r in results.items() if r.classification == report.FIXES}
+    fixes = {k for k, r in results.items() if r.classification == verdicts.FIXES}
     assert {"T1", "T2", "T3"} <= fixes
 
 
@@ -81,9 +82,9 @@ def test_reworded_fails_only_drop_in_clause(tmp_path):
     assert failing(out) == {"U1"} and "does not conform: U1" in proc.stdout
     doc = json.loads(out.read_text())
     assert (doc["schema"], doc["schema_version"], doc["level"]) == (
-        report.SCHEMA, report.SCHEMA_VERSION, "drop-in")
+        SCHEMA, SCHEMA_VERSION, "drop-in")
     u1 = next(c for c in doc["clauses"] if c["id"] == "U1")
-    assert u1["symptoms"] == ["upstream-text"] and u1["classification"] == report.NEW
+    assert u1["symptoms"] == ["upstream-text"] and u1["classification"] == verdicts.NEW
     assert "[upstream-text, new defect]" in proc.stdout
     props = {p.get("name"): p.get("value") for p in ET.parse(junit).iter("property")}
     assert props["level"] == "drop-in"
