@@ -12,13 +12,17 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 from forget_conformance import (
     catalogue,
+    databases,
     deviations,
     devices,
     impl,
+    outputs,
     profiles,
     report,
     suites,
@@ -75,6 +79,13 @@ def _parser() -> argparse.ArgumentParser:
                         "(default %(default)s)")
     p.add_argument("--max-examples", type=at_least_one, help="fuzz: hypothesis examples per test")
     p.add_argument("--seed", type=int, help="fuzz: hypothesis seed")
+    p.add_argument("--output-dir", metavar="DIR",
+                   help="where runs write: example database, fuzz reproducers, hypothesis' "
+                        "storage (default: " + str(outputs.default_dir()).replace(
+                            os.path.expanduser("~"), "~", 1) + "; never the current directory)")
+    p.add_argument("--database", metavar="SPEC",
+                   help="fuzz: hypothesis example database, a folder or redis://HOST:PORT/DB "
+                        "(default $FORGET_FUZZ_DATABASE, else DIR/examples); see docs/fuzzing.md")
     p.add_argument("--fail-fast", action="store_true",
                    help="stop at the first failing test (the verdict covers what ran)")
     return p
@@ -97,6 +108,12 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError(f"suite {'/'.join(missing)} is not available in this installation yet")
     if args.accept_upstream_behaviour and not args.upstream_oracle:
         raise UsageError("--accept-upstream-behaviour needs the upstream oracle")
+    output_dir = _output_dir(args.output_dir)
+    if args.database:
+        try:
+            databases.check(args.database)
+        except databases.DatabaseError as exc:
+            raise UsageError(f"--database: {exc}") from None
     name = impl.chosen_name(args.impl)
     target = probe_implementation(name, args.timeout)
     implementation = impl.resolve(name)  # safe now: the import ended well in a child
@@ -104,7 +121,8 @@ def _run(args: argparse.Namespace) -> int:
                              profile=args.profile, timeout=args.timeout, jobs=args.jobs,
                              max_examples=args.max_examples, seed=args.seed,
                              max_restarts=args.max_restarts, level=args.level,
-                             fail_fast=args.fail_fast)
+                             fail_fast=args.fail_fast,
+                             extra_env=outputs.child_env(output_dir, args.database))
     print(f"{PROG}: {name} ({target}), "
           f"suite {args.suite}, device {args.device}, profile {args.profile}", file=sys.stderr)
     started = time.monotonic()
@@ -126,6 +144,7 @@ def _run(args: argparse.Namespace) -> int:
     meta["accept_upstream_behaviour"] = args.accept_upstream_behaviour
     meta["strict_deviations"] = args.strict_deviations
     meta["upstream_oracle"] = "not run" if theirs is None else "run"
+    meta["output_dir"] = str(output_dir)
     print(f"\n{name}: {meta['seconds']} s"
           + (f", {outcome.crashes} crash/hang recoveries" if outcome.crashes else ""))
     print(report.table(results, stale))
@@ -151,6 +170,20 @@ def _run(args: argparse.Namespace) -> int:
         print(f"{PROG}: no verdict on {errors}: harness or environment error, not the "
               "implementation's fault", file=sys.stderr)
     return code
+
+
+def _output_dir(given: str | None) -> Path:
+    """``--output-dir`` (default ``outputs.default_dir()``), absolute and created."""
+    path = Path(given).expanduser().absolute() if given else outputs.default_dir()
+    if given == "":
+        raise UsageError("--output-dir: empty path")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=path).close()
+    except OSError as exc:
+        raise UsageError(f"--output-dir {path}: cannot create files there "
+                         f"({exc.strerror})") from None
+    return path
 
 
 if __name__ == "__main__":

@@ -167,6 +167,7 @@ class Report(TypedDict):
     accept_upstream_behaviour: bool
     strict_deviations: bool
     upstream_oracle: Literal["run", "not run"]
+    output_dir: str  # --output-dir: the example database, reproducers, hypothesis' storage
     versions: dict[str, str | None]
     exit_code: int
     stale_deviations: list[StaleDeviation]

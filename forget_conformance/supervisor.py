@@ -60,6 +60,7 @@ def _command(opts: RunOptions, results: Path, deselect: list[str]) -> list[str]:
     cmd = [sys.executable, "-m", "pytest", *targets, "--rootdir", root,
            "-c", str(Path(__file__).with_name("suite.ini")),
            "-q", "--no-header", "--tb=no", "-rN", "-p", "no:cacheprovider",
+           "-p", "no:benchmark",  # pytest-benchmark would create ./.benchmarks
            "--forget-impl", opts.impl, "--forget-device", opts.device,
            "--forget-profile", opts.profile, "--forget-level", opts.level,
            "--forget-results", str(results),

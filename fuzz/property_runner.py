@@ -2,9 +2,10 @@
 
 Settings: ``profiles.examples(base)`` examples unless ``$FORGET_FUZZ_MAX_EXAMPLES``;
 ``$FORGET_FUZZ_SEED`` fixes the seed (and turns off the ``ci`` derandomisation);
-the example database lives in ``$FORGET_FUZZ_DATABASE`` (default ``.hypothesis/``
-in the working directory): every failing example is saved there, and replayed first by
-the next run in every profile but the deterministic ``ci``.
+the example database is ``$FORGET_FUZZ_DATABASE`` (a folder or ``redis://...``, see
+``databases``; default ``examples/`` under ``outputs.default_dir()``, never the working
+directory): every failing example is saved there, and replayed first by the next run in
+every profile but the deterministic ``ci``.
 """
 
 from __future__ import annotations
@@ -19,16 +20,16 @@ from typing import Any
 import hypothesis
 from hypothesis import given, note, settings
 from hypothesis.control import current_build_context
-from hypothesis.database import DirectoryBasedExampleDatabase, ExampleDatabase
+from hypothesis.database import ExampleDatabase
 
-from forget_conformance import profiles
+from forget_conformance import databases, outputs, profiles
 from forget_conformance.fuzz import oracle, reproducer
 from forget_conformance.fuzz.coverage import Coverage
 from forget_conformance.impl import Implementation
 
 ENV_MAX_EXAMPLES = "FORGET_FUZZ_MAX_EXAMPLES"
 ENV_SEED = "FORGET_FUZZ_SEED"
-ENV_DATABASE = "FORGET_FUZZ_DATABASE"
+ENV_DATABASE = outputs.ENV_DATABASE
 PROGRESS_EVERY = 50
 
 
@@ -88,7 +89,7 @@ class _SaveOnly(ExampleDatabase):
 
 def _database(deterministic: bool) -> ExampleDatabase:
     """The example database: failures are always kept; ``ci`` does not replay them."""
-    directory = DirectoryBasedExampleDatabase(os.environ.get(ENV_DATABASE) or ".hypothesis")
+    directory = databases.open_database(outputs.database())
     return _SaveOnly(directory) if deterministic else directory
 
 

@@ -1,7 +1,8 @@
 """Fuzz tests: random graphs, plain vs the ``forget`` under test (see ``fuzz/oracle.py``).
 
 Each test names the clauses its oracle can attribute a failure to; a failure
-writes a reproducer script (``$FORGET_FUZZ_FAILURES``, default ``./fuzz-failures``).
+writes a reproducer script (``$FORGET_FUZZ_FAILURES``, default under
+``forget_conformance.outputs.default_dir()``).
 Each test reports its feature coverage (``fuzz/coverage.py``): a line on the terminal
 and, when it passes, the message of its result.
 """
