@@ -10,6 +10,7 @@ interrupted by SIGINT / SIGTERM (no report is written).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 import tempfile
@@ -17,6 +18,7 @@ import time
 from pathlib import Path
 
 from forget_conformance import (
+    campaign,
     catalogue,
     databases,
     deviations,
@@ -86,6 +88,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--database", metavar="SPEC",
                    help="fuzz: hypothesis example database, a folder or redis://HOST:PORT/DB "
                         "(default $FORGET_FUZZ_DATABASE, else DIR/examples); see docs/fuzzing.md")
+    p.add_argument("--duration", type=campaign.parse_duration, metavar="TIME",
+                   help="fuzz campaign: run the fuzz suite until TIME is up (seconds, or e.g. "
+                        "30m, 2h), in chunks with fresh seeds; see docs/fuzzing.md")
+    p.add_argument("--workers", type=at_least_one, default=1,
+                   help="fuzz campaign: worker processes (default 1)")
+    p.add_argument("--shard", type=campaign.parse_shard, metavar="I/N",
+                   help="fuzz: this job is shard I of N (1-based): seeds disjoint from the "
+                        "other shards', derived from I, N and --seed")
     p.add_argument("--fail-fast", action="store_true",
                    help="stop at the first failing test (the verdict covers what ran)")
     return p
@@ -108,6 +118,7 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError(f"suite {'/'.join(missing)} is not available in this installation yet")
     if args.accept_upstream_behaviour and not args.upstream_oracle:
         raise UsageError("--accept-upstream-behaviour needs the upstream oracle")
+    _check_campaign(args)
     output_dir = _output_dir(args.output_dir)
     if args.database:
         try:
@@ -119,14 +130,17 @@ def _run(args: argparse.Namespace) -> int:
     implementation = impl.resolve(name)  # safe now: the import ended well in a child
     opts = supervisor.RunOptions(impl=target, suite=args.suite, device=args.device,
                              profile=args.profile, timeout=args.timeout, jobs=args.jobs,
-                             max_examples=args.max_examples, seed=args.seed,
+                             max_examples=args.max_examples, seed=_seed(args),
                              max_restarts=args.max_restarts, level=args.level,
                              fail_fast=args.fail_fast,
                              extra_env=outputs.child_env(output_dir, args.database))
     print(f"{PROG}: {name} ({target}), "
           f"suite {args.suite}, device {args.device}, profile {args.profile}", file=sys.stderr)
     started = time.monotonic()
-    outcome = supervisor.run(opts)
+    plan = None if args.duration is None else campaign.Plan(
+        args.duration, args.workers, args.shard or (1, 1), args.seed or 0)
+    outcome = supervisor.run(opts) if plan is None else campaign.run(
+        dataclasses.replace(opts, seed=None), plan, opts.extra_env[outputs.ENV_DATABASE])
     if outcome.usage_error:
         print(f"{PROG}: harness error, not the implementation's fault: the test run could "
               f"not start: {outcome.usage_error}", file=sys.stderr)
@@ -145,9 +159,12 @@ def _run(args: argparse.Namespace) -> int:
     meta["strict_deviations"] = args.strict_deviations
     meta["upstream_oracle"] = "not run" if theirs is None else "run"
     meta["output_dir"] = str(output_dir)
+    meta["campaign"] = getattr(outcome, "summary", None)
     print(f"\n{name}: {meta['seconds']} s"
           + (f", {outcome.crashes} crash/hang recoveries" if outcome.crashes else ""))
     print(report.table(results, stale))
+    if meta["campaign"] is not None:
+        print(report.campaign_lines(meta["campaign"]))
     if outcome.gave_up:
         not_run = sum(r["status"] == "error" for r in outcome.records if r["event"] == "report")
         print(f"{PROG}: gave up after {outcome.crashes} crashes; {not_run} tests not run",
@@ -170,6 +187,24 @@ def _run(args: argparse.Namespace) -> int:
         print(f"{PROG}: no verdict on {errors}: harness or environment error, not the "
               "implementation's fault", file=sys.stderr)
     return code
+
+
+def _check_campaign(args: argparse.Namespace) -> None:
+    if args.duration is not None and args.suite != "fuzz":
+        raise UsageError("--duration runs a fuzz campaign: it needs --suite fuzz")
+    if args.workers > 1 and args.duration is None:
+        raise UsageError("--workers runs a fuzz campaign: it needs --duration")
+    if args.duration is not None and args.jobs > 1:
+        raise UsageError("--jobs does not apply to a campaign: use --workers")
+    if args.shard is not None and args.suite == "conformance":
+        raise UsageError("--shard splits fuzz seeds: it needs --suite fuzz or all")
+
+
+def _seed(args: argparse.Namespace) -> int | None:
+    """``--seed``; for ``--shard I/N``, this shard's own seed derived from it."""
+    if args.shard is None:
+        return args.seed
+    return campaign.chunk_seed(args.seed or 0, campaign.stream(args.shard, 0), 0)
 
 
 def _output_dir(given: str | None) -> Path:

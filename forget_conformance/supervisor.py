@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +43,10 @@ class RunOptions:
     max_restarts: int = MAX_RESTARTS
     fail_fast: bool = False
     extra_env: dict[str, str] = field(default_factory=dict)
+    # Fuzz campaigns (``campaign``): seconds without a new record before the child counts
+    # as hung (default: timeout + 15), and an event that stops the run when set.
+    silence_limit: float | None = None
+    stop: threading.Event | None = None
 
 
 @dataclass
@@ -95,10 +100,11 @@ def _unfinished(records: list[Record]) -> list[Record]:
     return [r for r in records if r["event"] == "start" and r["nodeid"] not in done]
 
 
-def _watch(proc: subprocess.Popen, results: Path, silence_limit: float) -> str | None:
+def _watch(proc: subprocess.Popen, results: Path, silence_limit: float,
+           stop: threading.Event | None = None) -> str | None:
     """Wait for the child; kill it if the results file stays unchanged too long."""
     last_size, last_change = -1, time.monotonic()
-    while proc.poll() is None:
+    while proc.poll() is None and not (stop is not None and stop.is_set()):
         size = results.stat().st_size if results.exists() else 0
         if size != last_size:
             last_size, last_change = size, time.monotonic()
@@ -134,9 +140,12 @@ def run(opts: RunOptions) -> RunResult:
                                         stdout=sys.stderr, stderr=err, text=True,
                                         start_new_session=True)
                 try:
-                    hung = _watch(proc, results, opts.timeout + 15)
+                    hung = _watch(proc, results, opts.silence_limit or opts.timeout + 15,
+                                  opts.stop)
                 finally:
                     stop_group(proc)
+            if opts.stop is not None and opts.stop.is_set():
+                return RunResult(records + read_records(results), crashes)
             stderr = errors.read_text(encoding="utf-8", errors="replace")
             new = read_records(results)
             records += new

@@ -95,24 +95,27 @@ def _database(deterministic: bool) -> ExampleDatabase:
 
 def fuzz(check: str, strategy: hypothesis.strategies.SearchStrategy, implementation:
          Implementation, device: Any, base_examples: int, test: str,
-         log: FuzzLog | None = None) -> int:
+         log: FuzzLog | None = None, *, seed: int | None = None,
+         examples: int | None = None) -> int:
     """Run ``oracle.CHECKS[check]`` on graphs from ``strategy``; returns examples run.
 
     On failure the final (shrunk) example is written as a reproducer script, whose
     path is added to the failure report, then the failure is re-raised. ``log``, when
-    given, receives the progress and the reproducers' paths.
+    given, receives the progress and the reproducers' paths; a log that has a progress
+    already (a campaign's earlier chunk) keeps counting in it. ``seed`` and ``examples``
+    override ``$FORGET_FUZZ_SEED`` and the profile's example count.
     """
     device_name = getattr(device, "name", str(device))
     log = log if log is not None else FuzzLog()
-    progress = log.progress = Progress(f"{test} {implementation.name}")
+    progress = log.progress = log.progress or Progress(f"{test} {implementation.name}")
     written = log.reproducers
-    seed = os.environ.get(ENV_SEED)
+    seed = str(seed) if seed is not None else os.environ.get(ENV_SEED)
     # One failure per test, so it is attributed to one clause (the plug-in reads a single
     # ClauseViolation); further bugs show up once the first is fixed.
     # The profile comes in as ``parent``: ``prop``'s source, which seeds derandomized runs,
     # stays as it was, so ci draws the graphs that fuzz/FINDINGS.md measured.
     options: dict[str, Any] = {"parent": profiles.hypothesis_settings(),
-                               "max_examples": max_examples(base_examples),
+                               "max_examples": examples or max_examples(base_examples),
                                "report_multiple_bugs": False,
                                "database": _database(deterministic=not seed and
                                                      profiles.current() == "ci")}

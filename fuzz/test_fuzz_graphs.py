@@ -11,19 +11,36 @@ from __future__ import annotations
 
 import pytest
 
-from forget_conformance.fuzz import property_runner, targets
+from forget_conformance import devices
+from forget_conformance.fuzz import campaign_loop, property_runner, targets
 
-pytestmark = pytest.mark.timeout(3600)
+pytestmark = pytest.mark.timeout(campaign_loop.test_timeout(3600))
 
 
 def run(name: str, implementation, device, request: pytest.FixtureRequest) -> None:
     """Run the suite; then report its coverage line (on failure too)."""
     log = property_runner.FuzzLog()
     try:
-        targets.run(name, implementation, device, log)
+        targets.run(name, implementation, device, log, _tests_left(request))
     finally:
         if log.progress is not None:
             _report(request, log.progress.coverage.line(name))
+
+
+def _tests_left(request: pytest.FixtureRequest) -> int:
+    """This test and those after it in the run that will not skip at once (a campaign
+    shares the time left between them)."""
+    items = request.session.items
+    later = items[items.index(request.node):] if request.node in items else [request.node]
+    return max(1, sum(not _skips(item) for item in later))
+
+
+def _skips(item: pytest.Item) -> bool:
+    """GPU tests without a GPU, and the cross-device test on the CPU, skip at once."""
+    spec = getattr(getattr(item, "callspec", None), "params", {}).get("forget_device")
+    if spec == devices.GPU:
+        return devices.gpu_unavailable_reason() is not None
+    return getattr(item, "originalname", "") == "test_gpu_agrees_with_cpu"
 
 
 def _report(request: pytest.FixtureRequest, line: str) -> None:
