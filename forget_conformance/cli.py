@@ -45,6 +45,7 @@ from forget_conformance.options import (
 )
 
 PROG = "forget-conformance"
+CORPUS_ENV = "FORGET_FUZZ_CORPUS"  # fuzz.corpus.ENV_CORPUS (the fuzz suite may be absent)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -96,6 +97,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--shard", type=campaign.parse_shard, metavar="I/N",
                    help="fuzz: this job is shard I of N (1-based): seeds disjoint from the "
                         "other shards', derived from I, N and --seed")
+    p.add_argument("--corpus", metavar="DIR",
+                   help="fuzz: regression corpus (a folder in your repository): its examples "
+                        "are replayed first, in every profile; new failures are added to it")
     p.add_argument("--fail-fast", action="store_true",
                    help="stop at the first failing test (the verdict covers what ran)")
     return p
@@ -133,7 +137,7 @@ def _run(args: argparse.Namespace) -> int:
                              max_examples=args.max_examples, seed=_seed(args),
                              max_restarts=args.max_restarts, level=args.level,
                              fail_fast=args.fail_fast,
-                             extra_env=outputs.child_env(output_dir, args.database))
+                             extra_env=_child_env(args, output_dir))
     print(f"{PROG}: {name} ({target}), "
           f"suite {args.suite}, device {args.device}, profile {args.profile}", file=sys.stderr)
     started = time.monotonic()
@@ -198,6 +202,13 @@ def _check_campaign(args: argparse.Namespace) -> None:
         raise UsageError("--jobs does not apply to a campaign: use --workers")
     if args.shard is not None and args.suite == "conformance":
         raise UsageError("--shard splits fuzz seeds: it needs --suite fuzz or all")
+
+
+def _child_env(args: argparse.Namespace, output_dir: Path) -> dict[str, str]:
+    env = outputs.child_env(output_dir, args.database)
+    if args.corpus:
+        env[CORPUS_ENV] = str(Path(args.corpus).expanduser().absolute())
+    return env
 
 
 def _seed(args: argparse.Namespace) -> int | None:

@@ -23,7 +23,7 @@ from hypothesis.control import current_build_context
 from hypothesis.database import ExampleDatabase
 
 from forget_conformance import databases, outputs, profiles
-from forget_conformance.fuzz import oracle, reproducer
+from forget_conformance.fuzz import corpus, oracle, reproducer
 from forget_conformance.fuzz.coverage import Coverage
 from forget_conformance.impl import Implementation
 
@@ -87,10 +87,12 @@ class _SaveOnly(ExampleDatabase):
         self.inner.delete(key, value)
 
 
-def _database(deterministic: bool) -> ExampleDatabase:
-    """The example database: failures are always kept; ``ci`` does not replay them."""
+def _database(deterministic: bool, test: str) -> corpus.Replaying:
+    """The example database: failures are always kept; ``ci`` does not replay them, but
+    every profile replays the regression corpora's examples of ``test`` first."""
     directory = databases.open_database(outputs.database())
-    return _SaveOnly(directory) if deterministic else directory
+    return corpus.Replaying(_SaveOnly(directory) if deterministic else directory,
+                            corpus.examples(test))
 
 
 def fuzz(check: str, strategy: hypothesis.strategies.SearchStrategy, implementation:
@@ -117,8 +119,8 @@ def fuzz(check: str, strategy: hypothesis.strategies.SearchStrategy, implementat
     options: dict[str, Any] = {"parent": profiles.hypothesis_settings(),
                                "max_examples": examples or max_examples(base_examples),
                                "report_multiple_bugs": False,
-                               "database": _database(deterministic=not seed and
-                                                     profiles.current() == "ci")}
+                               "database": _database(not seed and profiles.current() == "ci",
+                                                     test)}
     if seed:
         options["derandomize"] = False
 
@@ -140,11 +142,15 @@ def fuzz(check: str, strategy: hypothesis.strategies.SearchStrategy, implementat
 
     prop._hypothesis_internal_add_digest = f"{test}|{implementation.target}".encode()
     if seed:
-        prop = hypothesis.seed(int(seed))(prop)
+        # Not hypothesis.seed(), which also turns the example database off: seeded runs
+        # (shards, campaign chunks) save their failures and replay the others'.
+        prop._hypothesis_internal_use_seed = int(seed)
     try:
         prop()
     except BaseException as exc:
         _record_replay(exc, seed, written)
+        _add_to_corpus(options["database"], test, check, implementation, device_name, exc,
+                       written)
         raise
     return progress.count
 
@@ -159,6 +165,17 @@ def _record_replay(exc: BaseException, seed: str | None, written: list[Path]) ->
         for path in written:
             if any(str(path) in ln for ln in lines):
                 reproducer.add_replay(path, f"{where}; {blob}")
+
+
+def _add_to_corpus(database: corpus.Replaying, test: str, check: str, implementation:
+                   Implementation, device: str, exc: BaseException, written: list[Path]) -> None:
+    """A failure's example (and its reproducer) into ``--corpus``, when one is given."""
+    blob = next((line.strip() for n in getattr(exc, "__notes__", []) for line in n.splitlines()
+                 if "reproduce_failure" in line), None)
+    for example in database.failures()[-1:]:
+        corpus.add(test, example, written[-1] if written else None, {
+            "clause": getattr(exc, "clause_id", None), "check": check, "device": device,
+            "found_on": implementation.target, "reproduce_failure": blob})
 
 
 def _leaves(exc: BaseException) -> list[BaseException]:
