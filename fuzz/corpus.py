@@ -9,7 +9,8 @@ A corpus is a folder of entries, two files each, named ``TARGET-HASH``:
   hypothesis nor this project.
 
 Every fuzz run replays the examples of its target from :data:`SHIPPED` (this project's
-corpus of upstream 7.8.1's known failures) and from each folder of
+corpus of upstream 7.8.1's known failures; ``$FORGET_FUZZ_SHIPPED_CORPUS=0`` leaves it out)
+and from each folder of
 ``$FORGET_FUZZ_CORPUS`` (``os.pathsep``-separated; the CLI's ``--corpus DIR``) before it
 draws any example, in every profile, ``ci`` included; a failure a run finds is added to the
 first of those folders. Entries are plain files meant to be committed; one that no longer
@@ -32,14 +33,17 @@ from hypothesis.database import ExampleDatabase
 from hypothesis.strategies import SearchStrategy
 
 ENV_CORPUS = "FORGET_FUZZ_CORPUS"
+#: ``0`` leaves :data:`SHIPPED` out (measurements of what the drawn examples catch).
+ENV_SHIPPED = "FORGET_FUZZ_SHIPPED_CORPUS"
 SHIPPED = Path(__file__).with_name("corpus")
 _SUB_KEYS = (b".secondary", b".pareto")
 
 
 def folders() -> list[Path]:
-    """The corpora replayed: :data:`SHIPPED`, then those of ``$FORGET_FUZZ_CORPUS``."""
+    """The corpora replayed: :data:`SHIPPED` (unless ``$FORGET_FUZZ_SHIPPED_CORPUS`` is
+    ``0``), then those of ``$FORGET_FUZZ_CORPUS``."""
     given = [Path(p) for p in os.environ.get(ENV_CORPUS, "").split(os.pathsep) if p]
-    return [SHIPPED, *given]
+    return ([] if os.environ.get(ENV_SHIPPED) == "0" else [SHIPPED]) + given
 
 
 def target_dir() -> Path | None:

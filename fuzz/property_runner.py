@@ -139,6 +139,8 @@ def fuzz(check: str, strategy: hypothesis.strategies.SearchStrategy, implementat
                 written.append(path)
                 note(f"reproducer: {path}")
             raise
+        finally:
+            progress.coverage.label(progress.coverage.last)
 
     prop._hypothesis_internal_add_digest = f"{test}|{implementation.target}".encode()
     if seed:

@@ -202,3 +202,22 @@ def test_shipped_corpus_fails_upstream_as_declared_and_passes_on_the_reference(e
     assert any(e.matches(clause, TESTS[spec.name], symptom)
                for e in deviations.load("chainer-7.8.1")), (clause, symptom)
     oracle.CHECKS[spec.check](graph, impl.resolve("reference").forget, "@numpy")
+
+
+def test_each_graph_is_labelled_with_its_features(monkeypatch):
+    import hypothesis
+
+    from forget_conformance.fuzz import coverage
+
+    events: list[str] = []
+    monkeypatch.setattr(hypothesis, "event", lambda value, payload="": events.append(value))
+    counted = coverage.Coverage()
+    real_add = coverage.Coverage.add
+    monkeypatch.setattr(coverage.Coverage, "add", lambda self, g: (
+        real_add(counted, g), real_add(self, g))[1])
+    spec = targets.TARGETS["differential"]
+    property_runner.fuzz(spec.check, spec.strategy, impl.resolve("reference"), "@numpy",
+                         spec.base_examples, spec.name, examples=20)
+    labelled = [e.removeprefix(coverage.EVENT_PREFIX) for e in events]
+    assert all(e.startswith(coverage.EVENT_PREFIX) for e in events) and labelled
+    assert sorted(labelled) == sorted(f for f, n in counted.hits.items() for _ in range(n))
