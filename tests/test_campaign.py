@@ -221,3 +221,18 @@ def test_each_graph_is_labelled_with_its_features(monkeypatch):
     labelled = [e.removeprefix(coverage.EVENT_PREFIX) for e in events]
     assert all(e.startswith(coverage.EVENT_PREFIX) for e in events) and labelled
     assert sorted(labelled) == sorted(f for f, n in counted.hits.items() for _ in range(n))
+
+
+@pytest.mark.slow
+def test_properties_module_runs_under_plain_pytest(tmp_path):
+    """The module-level @given tests a coverage-guided fuzzer would drive."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env[outputs.ENV_DATABASE] = str(tmp_path / "db")
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", str(ROOT / "fuzz" / "properties.py"), "-q",
+         "-p", "no:cacheprovider", "-p", "no:benchmark", "--forget-impl",
+         "tests.broken.variants:loss_scale_dropped", "--hypothesis-profile", "default",
+         "-k", "loss_scale", "--hypothesis-show-statistics"],
+        cwd=tmp_path, env=env, text=True, capture_output=True, timeout=300)
+    assert "1 failed, 3 deselected" in proc.stdout, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert "graph feature: " in proc.stdout  # the labels, in hypothesis' statistics
