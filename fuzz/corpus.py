@@ -33,6 +33,8 @@ from hypothesis.database import ExampleDatabase
 from hypothesis.strategies import SearchStrategy
 
 ENV_CORPUS = "FORGET_FUZZ_CORPUS"
+#: ``0``: replay the corpora but add nothing (the upstream oracle's reruns).
+ENV_WRITE = "FORGET_FUZZ_CORPUS_WRITE"
 #: ``0`` leaves :data:`SHIPPED` out (measurements of what the drawn examples catch).
 ENV_SHIPPED = "FORGET_FUZZ_SHIPPED_CORPUS"
 SHIPPED = Path(__file__).with_name("corpus")
@@ -47,7 +49,10 @@ def folders() -> list[Path]:
 
 
 def target_dir() -> Path | None:
-    """Where new failures go: the first folder of ``$FORGET_FUZZ_CORPUS``, if any."""
+    """Where new failures go: the first folder of ``$FORGET_FUZZ_CORPUS``, if any (none
+    when ``$FORGET_FUZZ_CORPUS_WRITE`` is ``0``)."""
+    if os.environ.get(ENV_WRITE) == "0":
+        return None
     given = [p for p in os.environ.get(ENV_CORPUS, "").split(os.pathsep) if p]
     return Path(given[0]).absolute() if given else None
 

@@ -141,6 +141,14 @@ def test_a_failure_one_shard_finds_is_replayed_first_by_the_other_and_by_ci(
     assert seen[0] == found and log.progress.first_failure == 1
 
 
+def test_corpus_write_off_adds_nothing(monkeypatch, tmp_path):
+    monkeypatch.setenv(corpus.ENV_CORPUS, str(tmp_path / "c"))
+    assert corpus.add("differential", b"x", None, {}) is not None
+    monkeypatch.setenv(corpus.ENV_WRITE, "0")  # the upstream oracle's reruns
+    assert corpus.add("differential", b"y", None, {}) is None
+    assert corpus.examples("differential", [tmp_path / "c"]) == [b"x"]
+
+
 def test_corpus_entries_that_do_not_parse_are_skipped(tmp_path):
     (tmp_path / "differential-x.json").write_text("{not json")
     (tmp_path / "differential-y.json").write_text(json.dumps({"target": "differential",
