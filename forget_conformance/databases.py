@@ -56,6 +56,6 @@ def check(spec: str) -> None:
         db = _one(part)
         if is_redis(part):
             try:
-                db.redis.ping()
+                db.redis.ping()  # type: ignore[attr-defined]
             except Exception as exc:  # noqa: BLE001 - any connection failure is the user's
                 raise DatabaseError(f"{part}: cannot reach Redis ({exc})") from None

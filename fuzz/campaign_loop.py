@@ -56,7 +56,8 @@ def run(target: Any, implementation: Any, device: Any, log: property_runner.Fuzz
                                  examples=size)
             chunk += 1
             _stats(label, log, start)
-            rate = (log.progress.count - before) / max(time.time() - began, 1e-3)
+            done = log.progress.count if log.progress else before
+            rate = (done - before) / max(time.time() - began, 1e-3)
             if not fixed:
                 left = until - time.time()
                 size = int(min(5000, max(5, rate * min(CHUNK_SECONDS, left))))

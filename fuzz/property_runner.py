@@ -111,7 +111,7 @@ def fuzz(check: str, strategy: hypothesis.strategies.SearchStrategy, implementat
     log = log if log is not None else FuzzLog()
     progress = log.progress = log.progress or Progress(f"{test} {implementation.name}")
     written = log.reproducers
-    seed = str(seed) if seed is not None else os.environ.get(ENV_SEED)
+    chosen = str(seed) if seed is not None else os.environ.get(ENV_SEED)
     # One failure per test, so it is attributed to one clause (the plug-in reads a single
     # ClauseViolation); further bugs show up once the first is fixed.
     # The profile comes in as ``parent``: ``prop``'s source, which seeds derandomized runs,
@@ -119,9 +119,9 @@ def fuzz(check: str, strategy: hypothesis.strategies.SearchStrategy, implementat
     options: dict[str, Any] = {"parent": profiles.hypothesis_settings(),
                                "max_examples": examples or max_examples(base_examples),
                                "report_multiple_bugs": False,
-                               "database": _database(not seed and profiles.current() == "ci",
+                               "database": _database(not chosen and profiles.current() == "ci",
                                                      test)}
-    if seed:
+    if chosen:
         options["derandomize"] = False
 
     @settings(**options)
@@ -143,14 +143,14 @@ def fuzz(check: str, strategy: hypothesis.strategies.SearchStrategy, implementat
             progress.coverage.label(progress.coverage.last)
 
     prop._hypothesis_internal_add_digest = f"{test}|{implementation.target}".encode()
-    if seed:
+    if chosen:
         # Not hypothesis.seed(), which also turns the example database off: seeded runs
         # (shards, campaign chunks) save their failures and replay the others'.
-        prop._hypothesis_internal_use_seed = int(seed)
+        setattr(prop, "_hypothesis_internal_use_seed", int(chosen))  # noqa: B010 - for mypy
     try:
         prop()
     except BaseException as exc:
-        _record_replay(exc, seed, written)
+        _record_replay(exc, chosen, written)
         _add_to_corpus(options["database"], test, check, implementation, device_name, exc,
                        written)
         raise
