@@ -80,7 +80,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--max-restarts", type=non_negative_int, default=supervisor.MAX_RESTARTS,
                    help="child processes restarted after crashes or hangs before giving up "
                         "(default %(default)s)")
-    p.add_argument("--max-examples", type=at_least_one, help="fuzz: hypothesis examples per test")
+    p.add_argument("--max-examples", type=at_least_one,
+                   help="fuzz: hypothesis examples per test (a campaign: per chunk)")
     p.add_argument("--seed", type=int, help="fuzz: hypothesis seed")
     p.add_argument("--output-dir", metavar="DIR",
                    help="where runs write: example database, fuzz reproducers, hypothesis' "
