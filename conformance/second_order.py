@@ -7,7 +7,8 @@ earned case by case: each scenario below (arguments, link parameters, values
 enable_double_backprop=True)``). A route takes first-order gradients with a graph,
 then backpropagates a gradient penalty (the sum of the squared first-order
 gradients) and reads every leaf's gradient. A case is ``rejected`` (RuntimeError or
-NotImplementedError once the first-order step has begun), ``exact`` (the same
+NotImplementedError once the first-order step has begun; a failure of the forward is
+charged to D1), ``exact`` (the same
 first- and second-order gradients as the plain path), or wrong.
 """
 
@@ -117,6 +118,12 @@ def _host(x) -> np.ndarray | None:
 
 
 def second_order(fg: Forget, device, scenario: Scenario, route: str) -> dict:
+    """:func:`differentiate` the loss of a fresh build of ``scenario`` through ``fg``."""
+    leaves, data_names, loss_of = scenario.build(device)
+    return differentiate(loss_of(fg), leaves, data_names, route)
+
+
+def differentiate(loss, leaves: dict, data_names: tuple, route: str) -> dict:
     """First-order gradients with a graph, then the gradient penalty ``sum(g**2)`` over
     them backpropagated; every leaf's gradients, as host arrays (or None).
 
@@ -124,8 +131,6 @@ def second_order(fg: Forget, device, scenario: Scenario, route: str) -> dict:
     the penalty. ``grad``: ``chainer.grad`` of the data leaves, as a gradient penalty
     is written; the penalty's ``backward`` then accumulates into whatever ``.grad``
     the first step left, as in a user's program."""
-    leaves, data_names, loss_of = scenario.build(device)
-    loss = loss_of(fg)
     names = list(leaves) if route == "backward" else list(data_names)
     if route == "grad":
         firsts = chainer.grad([loss], [leaves[n] for n in names], enable_double_backprop=True)
@@ -177,8 +182,15 @@ def judge(forget: Forget, device, scenario: Scenario, route: str) -> Case:
     if not any(k.startswith("second-order") and v is not None and v.any()
                for k, v in expected.items()):
         raise HarnessError(f"{scenario.name}: the plain path gives no second-order gradient")
+    leaves, data_names, loss_of = scenario.build(device)
     try:
-        got = second_order(forget, device, scenario, route)
+        loss = loss_of(forget)
+    except Exception as exc:  # noqa: BLE001 - before any gradient: not double backprop
+        raise ClauseViolation("D1", f"{scenario.name}: the forward through forget raised "
+                              f"{type(exc).__name__}: {exc}",
+                              f"exception:{type(exc).__name__}") from exc
+    try:
+        got = differentiate(loss, leaves, data_names, route)
     except REJECTIONS:
         return Case(scenario.name, route, "rejected")
     except Exception as exc:  # noqa: BLE001 - a crash is a symptom of its own
