@@ -23,9 +23,8 @@ class _KeepsScalar(ref._Forget):
 class _LastOpInputs(chainer.FunctionHook):
     """Keeps the arrays the last op of ``func`` read (a profiling hook left in)."""
 
-    name = "forget_last_op_inputs"
-
     def __init__(self) -> None:
+        self.name = f"forget_last_op_inputs_{id(self)}"  # nested segments: one hook each
         self.last = ()
 
     def forward_postprocess(self, function, in_data):
