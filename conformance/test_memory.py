@@ -39,7 +39,7 @@ STEPS = 5  # training steps for the across-steps check
 def retained_after(forget_device, run) -> tuple[int, object]:
     """Bytes allocated by ``run()`` that are still alive once it has returned."""
     spec = devices.CPU if forget_device.xp.__name__ == "numpy" else devices.GPU
-    box = []
+    box: list[object] = []
     reading = meters.meter_for(spec).measure(run, box.append)
     return reading.retained, box[0]
 
@@ -107,7 +107,7 @@ def two_outputs(ops: Ops, a, b):
 def mlp(side: int, device) -> Callable:
     """A ``func`` over one argument: Linear, relu, Linear, tanh; each layer's output
     recorded."""
-    layers = [L.Linear(side, side), F.relu, L.Linear(side, side), F.tanh]
+    layers: list[Callable] = [L.Linear(side, side), F.relu, L.Linear(side, side), F.tanh]
     for layer in layers:
         if isinstance(layer, chainer.Link):
             layer.to_device(device)

@@ -9,10 +9,10 @@ import functools
 import chainer.functions as F
 import pytest
 
-from forget_conformance.bench.fuzz_throughput import draw_graphs
 from forget_conformance.catalogue import ClauseViolation
 from forget_conformance.conformance.second_order import no_forget
 from forget_conformance.fuzz import oracle, targets
+from forget_conformance.fuzz.throughput import draw_graphs
 from forget_conformance.graph import features
 from forget_conformance.reference import forget as reference
 from tests.broken import second_order_bugs
