@@ -31,8 +31,8 @@ ROUTES = ("backward", "grad")
 REJECTIONS = (RuntimeError, NotImplementedError)
 #: What a D8 pass on every case, by exactness, says.
 SUPPORTED = ("supported: first- and second-order gradients equal the plain path's for "
-             "arguments, link parameters, closed-over values and nested segments, via "
-             "backward and chainer.grad (exceeds the contract)")
+             "arguments, link parameters, closed-over values (also computed from the data) "
+             "and nested segments, via backward and chainer.grad (exceeds the contract)")
 
 Forget = Callable  # forget(func, *xs), or the plain call
 
@@ -95,6 +95,16 @@ def _closed_over(device):
     return {"x": x, "u (closed over)": u, "v (under a closed-over non-leaf)": v}, ("x",), loss
 
 
+def _closed_over_data(device):
+    x = _leaf(device, (2, 3), 11)
+
+    def loss(fg):
+        c = F.sin(x) * 1.5  # closed over, and computed from the leaf differentiated
+        return F.sum(fg(lambda h: F.tanh(h * c) * h, F.tanh(x)))
+
+    return {"x": x}, ("x",), loss
+
+
 def _nested(device):
     x, w, link = _leaf(device, (2, 3), 8), _leaf(device, (2, 3), 9), _linear(device, 3, 3, 10)
 
@@ -108,6 +118,7 @@ def _nested(device):
 
 SCENARIOS = (Scenario("arguments", _arguments), Scenario("link parameters", _link_parameters),
              Scenario("closed-over values", _closed_over),
+             Scenario("a value closed over computed from the data", _closed_over_data),
              Scenario("nested segments", _nested))
 
 

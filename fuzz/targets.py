@@ -40,7 +40,7 @@ TARGETS: dict[str, Target] = {t.name: t for t in (
     Target("cross_device", "cross_device", graphs(), 40, ("D1", "D3", "D6", "T4")),
     # Judges only an implementation that allows double backprop (a rejection passes).
     Target("double_backprop", "double_backprop",
-           graphs(extras=("none", "param_in_segment", "captured_value", "shared_param"),
+           graphs(extras=("captured_value", "param_in_segment"),
                   raw_arrays=False), 50, ("D8", "D1")),
 )}
 

@@ -51,14 +51,15 @@ def test_wrong_second_order_caught(name, route):
     assert any(f"via {route}:" in str(v) for _, v in found), [str(v) for _, v in found]
 
 
-def test_exact_double_backprop_differs_only_where_chainer_grad_misses_captured_values():
-    """``double_backprop_exact`` keeps the reference's sink, which ``chainer.grad`` never
-    visits: the gradient reaching an input through a value ``func`` closes over is lost
-    through ``chainer.grad`` (first order; the reference and upstream lose it without
-    double backprop too). Everywhere else it is exact, through both routes."""
-    for i, violation in violations(second_order_bugs.double_backprop_exact):
+def test_exact_double_backprop_differs_only_through_chainer_grad_with_captured_values():
+    """``double_backprop_supported`` is exact through ``backward`` on every example; through
+    ``chainer.grad`` it can still differ where a segment closes over a value computed
+    from another segment's result (its sinks' hand-over is not what ``chainer.grad``
+    expects there): a limit of that variant, not of the check, which is why the
+    conformance suite's ``supported`` is pinned on it while the fuzzer may reject it."""
+    for i, violation in violations(second_order_bugs.double_backprop_supported):
         assert "captured" in features(ci_graphs()[i]), f"example {i}: {violation}"
-        assert "via chainer.grad: first-order" in str(violation), f"example {i}: {violation}"
+        assert "via chainer.grad:" in str(violation), f"example {i}: {violation}"
 
 
 def test_rejection_passes_only_after_forward():
