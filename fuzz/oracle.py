@@ -113,6 +113,8 @@ def symptom_of(diff: compare.Difference) -> str:
     """The symptom (``forget_conformance.symptoms``) a difference shows."""
     if diff.what == "error":
         return symptoms.of(diff.error)
+    if diff.check == "double_backprop":
+        return "silently-wrong"  # double backprop neither rejected nor exact (D8)
     if diff.what == "calls":
         return "call-count"
     if diff.what in ("leak", "state"):

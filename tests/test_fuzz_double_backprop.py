@@ -47,7 +47,7 @@ def test_rejecting_or_correct_implementations_pass(forget):
 def test_wrong_second_order_caught(name, route):
     found = violations(getattr(second_order_bugs, name))
     assert found, f"{name}: no ci example fails"
-    assert {v.clause_id for _, v in found} == {"D8"}
+    assert {(v.clause_id, v.symptom) for _, v in found} == {("D8", "silently-wrong")}
     assert any(f"via {route}:" in str(v) for _, v in found), [str(v) for _, v in found]
 
 
