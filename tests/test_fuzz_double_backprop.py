@@ -54,9 +54,10 @@ def test_wrong_second_order_caught(name, route):
 def test_exact_double_backprop_differs_only_through_chainer_grad_with_captured_values():
     """``double_backprop_supported`` is exact through ``backward`` on every example; through
     ``chainer.grad`` it can still differ where a segment closes over a value computed
-    from another segment's result (its sinks' hand-over is not what ``chainer.grad``
-    expects there): a limit of that variant, not of the check, which is why the
-    conformance suite's ``supported`` is pinned on it while the fuzzer may reject it."""
+    from another segment's result (a stale sink hand-over, see its docstring; the plain
+    path's figure agrees with finite differences): a bug of that variant, not of the
+    check, which is why the conformance suite's ``supported`` is pinned on it while the
+    fuzzer may reject it."""
     for i, violation in violations(second_order_bugs.double_backprop_supported):
         assert "captured" in features(ci_graphs()[i]), f"example {i}: {violation}"
         assert "via chainer.grad:" in str(violation), f"example {i}: {violation}"

@@ -8,8 +8,11 @@ by itself) takes the arguments as inputs until backward, so that ``chainer.grad`
 visits it (the reference's sink has no inputs then: ``chainer.grad`` never visits
 it, and loses the gradient reaching an input through a value ``func`` closes over).
 The fuzzer still finds it wrong through ``chainer.grad`` where one segment closes over
-a value computed from another segment's result (a parameter's penalty gradient; see
-``tests/test_fuzz_double_backprop.py``): exact everywhere is harder than it looks.
+a value computed from another segment's result: ``chainer.grad`` not asking for a
+parameter skips the sink holding its gradient, and the penalty's backward later hands
+that stale gradient over again (a parameter's penalty gradient differs; see
+``tests/test_fuzz_double_backprop.py``). The reference's sink does the same at first
+order: ``chainer.grad`` of the inputs, then ``backward``, doubles such gradients.
 Each other variant is it with one plausible mistake that shows in some leaves, or
 through one route, only; ``EXPECTED`` gives D8's verdict on each
 (``conformance/second_order.py``). Name one as ``tests.broken.second_order_bugs:NAME``.
