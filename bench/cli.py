@@ -43,7 +43,9 @@ SIDE_BY_SIDE = ("reference", "chainer")
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = Parser(prog=PROG, description=__doc__.splitlines()[0])
+    p = Parser(prog=PROG, description=__doc__.splitlines()[0],
+               epilog=f"{PROG} history PATH --html OUT.html draws a --history file "
+                      "(docs/benchmarking.md).")
     p.add_argument("--impl", required=True, help="MODULE:ATTR, or 'reference' / 'chainer'")
     p.add_argument("--device", choices=devices.CHOICES, default="cpu")
     p.add_argument("--workloads", nargs="+", default=list(workloads.WORKLOADS), metavar="NAME",
