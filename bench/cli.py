@@ -109,7 +109,7 @@ def _run(args: argparse.Namespace) -> int:
                    "--plot (GPU)": _gpu_plot(args.plot) if args.device != "cpu" else None})
     if args.history:
         check_outputs({"--history": args.history})
-        commit = args.commit or history.git_commit()
+        commit: str | None = args.commit or history.git_commit()
         if commit is None:
             raise UsageError("--history: no commit to record (not in a git checkout); "
                              "pass --commit ID")
@@ -150,7 +150,7 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError(f"not writing {args.json or args.history}: {len(wrong)} implausible "
                          f"rows (noise this large, or a broken meter; rerun): {wrong[0]}")
     if args.history:
-        history.append(args.history, [r for r in rows if r.impl == args.impl], commit)
+        history.append(args.history, [r for r in rows if r.impl == args.impl], str(commit))
     if args.json:
         extra = {"impls": {i.name: i.target for i in impls}, "skipped": skipped,
                  "plan": {"depth": plan.depth, "sweep": list(plan.sweep_depths),
@@ -159,7 +159,7 @@ def _run(args: argparse.Namespace) -> int:
         report.write_json(args.json, report.build_report(args.impl, rows, extra))
     if args.plot:
         for device in {r.device for r in rows}:
-            path = args.plot if device == devices.CPU else _gpu_plot(args.plot)
+            path = str(args.plot if device == devices.CPU else _gpu_plot(args.plot))
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             if not plot_depth_sweep(rows, path, args.impl, device):
                 print("--plot: no workload was swept over depth; nothing plotted",

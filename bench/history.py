@@ -159,11 +159,11 @@ def series(records: list[dict[str, Any]]) -> tuple[list[str], dict[tuple, dict[s
         for metric, _ in METRICS:
             points = []
             for commit in commits:
-                r = by_commit.get(commit)
-                if r is None or metric not in r["ratios"]:
+                found = by_commit.get(commit)
+                if found is None or metric not in found["ratios"]:
                     continue
-                value = r["ratios"][metric]
-                low, high = r.get("intervals", {}).get(metric, (value, value))
+                value = found["ratios"][metric]
+                low, high = found.get("intervals", {}).get(metric, (value, value))
                 points.append(Point(commit, value, low, high))
             out[key][metric] = points
     return commits, out
@@ -233,7 +233,7 @@ def render(records: list[dict[str, Any]]) -> str:
     """The self-contained HTML page of a history."""
     commits, all_series = series(records)
     e = html.escape
-    first = {}
+    first: dict[str, dict[str, Any]] = {}
     for r in records:
         first.setdefault(r["commit"], r)
     all_steps = [s for key, by in sorted(all_series.items(), key=str)

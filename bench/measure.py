@@ -6,7 +6,7 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TextIO
+from typing import Any, TextIO
 
 import chainer
 
@@ -53,7 +53,7 @@ def run_case(workload: str, depth: int, impls: list[Implementation], meter: Memo
              plan: Plan) -> list[Row]:
     """Rows for one workload at one depth: plain, then each strategy for each implementation."""
     device = chainer.get_device(meter.device)
-    base = dict(device=meter.device, workload=workload, depth=depth)
+    base: dict[str, Any] = dict(device=meter.device, workload=workload, depth=depth)
     plain_graph = build_graph(workload, depth)
     plain = _measure(meter, plain_graph, None, device)
     plain_row = Row(impl=PLAIN_IMPL, strategy=PLAIN, **base)

@@ -106,7 +106,7 @@ COLUMNS = (
 
 def format_table(rows: list[Row]) -> str:
     """A fixed-width table of the rows (markdown-compatible)."""
-    lines = [COLUMNS]
+    lines: list[tuple[str, ...]] = [COLUMNS]
     for row in rows:
         if row.error is not None:
             lines.append((row.impl, row.device, row.workload, row.strategy, str(row.depth),

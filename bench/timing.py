@@ -90,6 +90,7 @@ def run_once(built: Built) -> StepTimes:
         timer.elapsed, timer.clock = 0.0, clock
     start = clock()
     _, loss = built.forward()
+    assert loss is not None, "a workload graph has a loss"
     middle = clock()
     loss.backward()
     end = clock()
