@@ -75,7 +75,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="the commit --history records (default: git rev-parse HEAD here)")
     p.add_argument("--max-regression", type=non_negative_float, default=gate.DEFAULT_TIME_PCT,
                    metavar="PCT",
-                   help="allowed growth of time ratios, in percent (default %(default)s)")
+                   help="allowed growth of time ratios, in percent (default %(default)s); "
+                        "a regression only when the whole 95%% interval is past it")
     p.add_argument("--max-memory-regression", type=non_negative_float,
                    default=gate.DEFAULT_MEMORY_PCT,
                    metavar="PCT",
