@@ -76,6 +76,13 @@ def _device_name(device: str) -> str:
             return props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
         except Exception:  # noqa: BLE001 - a name is a nicety
             return device
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
     return platform.processor() or platform.machine()
 
 
