@@ -12,7 +12,8 @@ memory ratio regresses as soon as it exceeds its threshold. A time ratio is the
 median of per-round paired ratios with a confidence interval (:mod:`.stats`), and
 it is judged by the whole interval:
 
-* interval entirely above the threshold: a **regression**;
+* interval entirely above the threshold: a **regression** (if it is a 95% interval:
+  from fewer than ``stats.MIN_SAMPLES`` rounds it is inconclusive);
 * interval straddling the threshold: **inconclusive** (not a failure; rerun, or
   time longer with ``--time-budget``);
 * otherwise it passes.
@@ -27,6 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from forget_conformance.bench.results import MEMORY_RATIOS, TIME_RATIOS, Row
+from forget_conformance.bench.stats import MIN_SAMPLES
 
 DEFAULT_MEMORY_PCT = 2.0
 DEFAULT_TIME_PCT = 25.0
@@ -85,8 +87,13 @@ def _judge(row: Row, base: Row, name: str, pct: float) -> Finding | None:
     threshold = was * (1 + pct / 100)
     shown = f"{name} {now:.3f}" + (f" [{low:.3f}, {high:.3f}]" if low != high else "")
     limit = f"baseline {was:.3f} + {pct:g}% = {threshold:.3f}"
-    if low > threshold:
+    if low > threshold and row.decisive(name):
         return Finding(row.key, name, was, now, f"{shown} > {limit}")
+    if low > threshold:
+        return Finding(row.key, name, was, now,
+                       f"{shown} > {limit}, but from {len(row.time_samples)} rounds, too few "
+                       f"for a 95% interval (inconclusive: rerun with --repeats "
+                       f"{MIN_SAMPLES} or more)", INCONCLUSIVE)
     if high > threshold:
         return Finding(row.key, name, was, now, f"{shown} straddles {limit} (inconclusive: rerun)",
                        INCONCLUSIVE)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from forget_conformance import devices
-from forget_conformance.bench.stats import median_interval
+from forget_conformance.bench.stats import MIN_SAMPLES, median_interval
 
 PLAIN = "plain"
 
@@ -76,13 +76,18 @@ class Row:
         low, high = self.intervals.get(name, (self.ratios[name],) * 2)
         return low, high
 
+    def decisive(self, name: str) -> bool:
+        """Whether ratio ``name``'s interval is a 95% one: always for memory (counted
+        exactly); for time, when at least ``stats.MIN_SAMPLES`` rounds were timed."""
+        return name not in TIME_RATIOS or len(self.time_samples) >= MIN_SAMPLES
+
     def implausible(self) -> str | None:
         """Why this row cannot be a true measurement, if it cannot: forget faster than
         the plain path beyond the interval, or keeping less than the model's floor."""
         if self.error is not None:
             return None
         time = self.interval("time_vs_plain")
-        if time is not None and time[1] < 1.0:
+        if time is not None and time[1] < 1.0 and self.decisive("time_vs_plain"):
             return (f"time_vs_plain {self.ratios['time_vs_plain']:.3f} "
                     f"[{time[0]:.3f}, {time[1]:.3f}] is below 1: forget faster than the "
                     "plain path beyond noise")

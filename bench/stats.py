@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 CONFIDENCE = 0.95
+MIN_SAMPLES = 6  # the fewest whose range covers the median with >= 95% (1 - 2/2**6)
 
 
 @dataclass(frozen=True)

@@ -87,9 +87,10 @@ def test_gate_thresholds_memory_tight_time_loose():
     assert {f.ratio for f in found} == {"retained_vs_model", "time_vs_plain"}
 
 
-def _timed(value: float, low: float, high: float) -> Row:
+def _timed(value: float, low: float, high: float, rounds: int = 20) -> Row:
     row = _row(time_vs_plain=value)
     row.intervals = {"time_vs_plain": [low, high]}
+    row.time_samples = [value] * rounds
     return row
 
 
@@ -101,6 +102,19 @@ def _timed(value: float, low: float, high: float) -> Row:
 def test_time_is_judged_by_its_whole_interval(interval, kind):
     found = gate.compare([_timed(*interval)], [_row(time_vs_plain=1.5)])
     assert [f.kind for f in found] == ([kind] if kind else [])
+
+
+def test_too_few_rounds_decide_nothing():
+    """Under 6 rounds no interval reaches 95%: neither a regression nor implausible."""
+    (found,) = gate.compare([_timed(2.0, 1.9, 2.1, rounds=5)], [_row(time_vs_plain=1.5)])
+    assert found.kind == gate.INCONCLUSIVE and "--repeats 6 or more" in found.message
+    fast = Row(impl="x", device="@numpy", workload="w", strategy="s", depth=1,
+               time_samples=[0.8] * 5)
+    fast.compute_ratios()
+    assert fast.implausible() is None
+    fast.time_samples = [0.8] * 6
+    fast.compute_ratios()
+    assert "faster than the plain path" in fast.implausible()
 
 
 @pytest.mark.parametrize("mode,ratios", [
