@@ -2,7 +2,8 @@
 """One-command set-up and entry points; needs only Python 3.10 to 3.13 with venv and pip.
 
     python3 dev.py check   # conformance on the reference and on upstream Chainer
-    python3 dev.py test    # the whole test suite (what CI runs)
+    python3 dev.py test    # the test suite (what CI runs; long self-tests left out)
+    python3 dev.py test-slow  # the long self-tests (marked slow; the nightly job)
     python3 dev.py lint    # ruff
     python3 dev.py shell   # print the command that activates the environment
     python3 dev.py bundle  # .bundle/: wheels and gpu-check.sh for an offline GPU machine
@@ -95,6 +96,11 @@ def cmd_test(env: dict[str, str], extra: list[str]) -> int:
     return _run([PY, "-m", "pytest", "-q", "-n", "2"] + extra, env=env)
 
 
+def cmd_test_slow(env: dict[str, str], extra: list[str]) -> int:
+    """The long self-tests (``@pytest.mark.slow``) that the default run leaves out."""
+    return _run([PY, "-m", "pytest", "-q", "-n", "2", "-m", "slow"] + extra, env=env)
+
+
 def cmd_lint(env: dict[str, str], extra: list[str]) -> int:
     return _run([BIN / "ruff", "check", "."] + extra, env=env)
 
@@ -125,8 +131,8 @@ def cmd_bundle(env: dict[str, str], extra: list[str]) -> int:
     return 0
 
 
-COMMANDS = {"check": cmd_check, "test": cmd_test, "lint": cmd_lint, "shell": cmd_shell,
-            "bundle": cmd_bundle, "mutate": cmd_mutate}
+COMMANDS = {"check": cmd_check, "test": cmd_test, "test-slow": cmd_test_slow, "lint": cmd_lint,
+            "shell": cmd_shell, "bundle": cmd_bundle, "mutate": cmd_mutate}
 
 
 def main(argv: list[str]) -> int:
