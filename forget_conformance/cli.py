@@ -82,7 +82,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    sys.path.insert(0, os.getcwd())
+    impl.importable([os.getcwd()])
     return guarded(PROG, lambda: _run(args))
 
 

@@ -175,6 +175,11 @@ def clause_ids(item: pytest.Item) -> tuple[str, ...]:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    chosen = config.stash[CHOICE_KEY]
+    if chosen.problem and any(name.startswith("forget_") for item in items
+                              for name in getattr(item, "fixturenames", ())):
+        # A foreign suite that uses the forget_* fixtures: one line, exit 4, no traceback.
+        raise pytest.UsageError(f"forget-conformance: {chosen.problem}")
     roots = suites.roots()
     known = config.stash[KNOWN_KEY]
     level = config.getoption("--forget-level")
@@ -255,8 +260,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo
 @pytest.fixture(scope="session")
 def forget_implementation(request: pytest.FixtureRequest) -> impl.Implementation:
     """The implementation under test."""
+    config = request.config
+    # As the CLI finds it: the directory pytest was started in, then the rootdir.
+    impl.importable([config.invocation_params.dir, config.rootpath])
     try:
-        return impl.resolve(request.config.stash[CHOICE_KEY].impl)
+        return impl.resolve(config.stash[CHOICE_KEY].impl)
     except impl.ImplementationError as exc:
         pytest.exit(f"forget-conformance: {exc}", returncode=2)
 
@@ -273,7 +281,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "forget_device" in metafunc.fixturenames:
         chosen = metafunc.config.stash[CHOICE_KEY]
         if chosen.problem:
-            raise pytest.UsageError(f"forget-conformance: {chosen.problem}")
+            if hasattr(metafunc.config, "workerinput"):  # an xdist worker: a collection error
+                raise pytest.UsageError(f"forget-conformance: {chosen.problem}")
+            return  # pytest_collection_modifyitems says it, as a usage error (exit 4)
         specs = devices.selected(chosen.device)
         ids = ["cpu" if s == devices.CPU else "gpu" for s in specs]
         metafunc.parametrize("forget_device", specs, ids=ids, indirect=True)
