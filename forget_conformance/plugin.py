@@ -70,6 +70,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="contract (default) or drop-in (also upstream 7.8.1's exact behaviour)")
     group.addoption("--forget-known-deviations", default=None, metavar="FILE",
                     help="clauses listed there are expected to fail (xfail, not strict)")
+    group.addoption("--forget-clause", action="append", default=None, metavar="ID",
+                    help="run only the tests of this clause (repeatable)")
     group.addoption("--forget-results", default=None, metavar="PATH",
                     help="append one JSON line per test phase to PATH")
 
@@ -183,6 +185,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     roots = suites.roots()
     known = config.stash[KNOWN_KEY]
     level = config.getoption("--forget-level")
+    wanted = config.getoption("--forget-clause")
+    if wanted:
+        for clause_id in wanted:
+            try:
+                catalogue.get(clause_id)
+            except KeyError as exc:
+                raise pytest.UsageError(f"forget-conformance: {exc.args[0]}") from None
+        keep = [i for i in items if set(clause_ids(i)) & set(wanted)]
+        dropped = [i for i in items if not set(clause_ids(i)) & set(wanted)]
+        if dropped:
+            config.hook.pytest_deselected(items=dropped)
+            items[:] = keep
     for item in items:
         if not (is_active(config) or any(root in item.path.parents for root in roots)):
             continue  # a foreign test's own ``clause`` mark is none of our business
@@ -235,7 +249,8 @@ def report_record(item: pytest.Item, call: pytest.CallInfo, report: pytest.TestR
     return records.phase_report(
         item.nodeid, status, clause_ids(item), message.splitlines()[0][:500] if message else "",
         when=report.when, symptom=symptom, violated=violated, reproducer=reproducer,
-        outcome=next((v for k, v in item.user_properties if k == "outcome"), None))
+        outcome=next((v for k, v in item.user_properties if k == "outcome"), None),
+        seconds=round(report.duration, 4))
 
 
 @pytest.hookimpl(tryfirst=True)
