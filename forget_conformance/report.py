@@ -8,6 +8,7 @@ import platform
 import shlex
 import sys
 import xml.etree.ElementTree as ET
+from collections.abc import Mapping
 from dataclasses import asdict
 
 from forget_conformance import suites
@@ -209,12 +210,12 @@ def github(results: list[ClauseResult], meta: dict, code: int,
            env: dict[str, str] | None = None) -> None:
     """On GitHub Actions (``GITHUB_ACTIONS=true``): annotations on stdout, and the summary
     appended to ``$GITHUB_STEP_SUMMARY``."""
-    env = os.environ if env is None else env
-    if env.get("GITHUB_ACTIONS") != "true":
+    where: Mapping[str, str] = os.environ if env is None else env
+    if where.get("GITHUB_ACTIONS") != "true":
         return
     for line in github_annotations(results):
         print(line)
-    path = env.get("GITHUB_STEP_SUMMARY")
+    path = where.get("GITHUB_STEP_SUMMARY")
     if path:
         with open(path, "a", encoding="utf-8") as out:
             out.write(github_summary(results, meta, code) + "\n")
