@@ -9,6 +9,7 @@
     python3 dev.py bundle  # .bundle/: wheels and gpu-check.sh for an offline GPU machine
     python3 dev.py mutate  # mutation score of the reference ([--max-mutants N] [--json PATH])
     python3 dev.py typecheck  # mypy, on the package as it installs (see pyproject)
+    python3 dev.py docs    # regenerate the docs' example runs ([--check] [NAME ...])
 
 It creates ``.venv`` next to this file and installs the project into it,
 editable, with ``constraints/build.txt`` applied both to the install and to
@@ -102,6 +103,11 @@ def cmd_test_slow(env: dict[str, str], extra: list[str]) -> int:
     return _run([PY, "-m", "pytest", "-q", "-n", "2", "-m", "slow"] + extra, env=env)
 
 
+def cmd_docs(env: dict[str, str], extra: list[str]) -> int:
+    """The docs' example outputs, from real runs (``--check``: fail where they drifted)."""
+    return _run([PY, ROOT / "tools" / "gen_examples.py"] + extra, env=env)
+
+
 def cmd_lint(env: dict[str, str], extra: list[str]) -> int:
     return _run([BIN / "ruff", "check", "."] + extra, env=env)
 
@@ -163,7 +169,7 @@ def cmd_bundle(env: dict[str, str], extra: list[str]) -> int:
 
 COMMANDS = {"check": cmd_check, "test": cmd_test, "test-slow": cmd_test_slow, "lint": cmd_lint,
             "shell": cmd_shell, "bundle": cmd_bundle, "mutate": cmd_mutate,
-            "typecheck": cmd_typecheck}
+            "typecheck": cmd_typecheck, "docs": cmd_docs}
 
 
 def main(argv: list[str]) -> int:
