@@ -137,3 +137,44 @@ def test_on_github_actions_annotations_and_a_summary(failing_run):
     summary = (where / "summary.md").read_text()
     assert "| clause | title | status |" in summary
     assert re.search(r"^\| D5 \| errors for bad func \| fail \|", summary, re.M)
+
+
+def _failing_fuzz_result():
+    from forget_conformance import records, verdicts
+
+    record = records.phase_report(
+        "forget_conformance/fuzz/test_fuzz_graphs.py::test_forget_matches_plain_graph[cpu]",
+        "failed", ["D3"], "gradients differ:\nsee: the script", symptom="value-mismatch",
+        reproducer="/tmp/out/fuzz-failures/d3 case.py", seconds=1.5)
+    return verdicts.aggregate([record], [], {"D3"})
+
+
+def test_a_fuzz_failure_prints_its_rerun_with_the_seed_and_its_reproducer():
+    from forget_conformance import report, supervisor
+
+    results = _failing_fuzz_result()
+    report.add_reruns(results, supervisor.RunOptions(impl="mypkg.ckpt:forget", suite="fuzz",
+                                                     seed=7, impl_name="mypkg.ckpt:forget"))
+    table = report.table(results)
+    rerun = re.search(r"^\s+rerun: (.*)$", table, re.M)[1]
+    assert rerun.startswith("FORGET_FUZZ_SEED=7 pytest ")
+    assert shlex.split(rerun)[5] == ("forget_conformance.fuzz.test_fuzz_graphs::"
+                                     "test_forget_matches_plain_graph[cpu]")
+    assert "reproduce: python3 '/tmp/out/fuzz-failures/d3 case.py'" in table
+
+
+def test_github_annotations_are_one_line_each_with_escaped_text(tmp_path):
+    from forget_conformance import report
+
+    results = _failing_fuzz_result()
+    summary = tmp_path / "summary.md"
+    lines = report.github_annotations(results)
+    assert len(lines) == 1 and "\n" not in lines[0] and "%0A" in lines[0]
+    title = lines[0].split("::")[1]
+    assert title.startswith("error title=") and ":" not in title.removeprefix("error title=")
+    report.github(results, {"implementation": {"name": "x"}, "suite": "fuzz"}, 1,
+                  env={"GITHUB_ACTIONS": "false", "GITHUB_STEP_SUMMARY": str(summary)})
+    assert not summary.exists()  # only on GitHub Actions
+    cases = ET.fromstring(report.to_junit(results, {"suite": "fuzz"}).split("?>", 1)[1])
+    (case,) = cases.iter("testcase")
+    assert case.get("time") == "1.500" and case.find("failure") is not None
