@@ -272,9 +272,10 @@ def test_reports_carry_level_symptom_classification_reproducer():
     assert clauses["D3"]["classification"] == verdicts.NEW
     assert clauses["T3"]["checks"][0]["reproducer"] == "r/x.py"
     assert clauses["D1"]["status"] == "error" and doc["exit_code"] == 1
-    suite = ET.fromstring(report.to_junit(results, meta).split("?>", 1)[1]).find("testsuite")
-    cases = {c.get("name").split()[0]: c for c in suite.findall("testcase")}
-    assert cases["D1"].find("error") is not None and suite.get("errors") == "1"
+    root = ET.fromstring(report.to_junit(results, meta).split("?>", 1)[1])
+    cases = {c.get("classname"): c for c in root.iter("testcase")}
+    assert cases["D1"].find("error") is not None and root.get("errors") == "1"
+    assert cases["D1"].get("name") == "m::c"  # the node id, one case per check
     props = {p.get("name"): p.get("value") for p in cases["T3"].iter("property")}
     assert props["symptom"] == "value-mismatch" and props["reproducer"] == "r/x.py"
     table = report.table(results)
