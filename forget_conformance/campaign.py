@@ -157,7 +157,7 @@ def run(opts: supervisor.RunOptions, plan: Plan, database: str) -> Outcome:
             # watchdog's silence limit covers the whole campaign (per-example limits and
             # pytest-timeout still catch a hang).
             results[w] = supervisor.run(dataclasses.replace(
-                opts, jobs=1, extra_env=env, stop=stop,
+                opts, jobs=1, extra_env=env, stop=stop, progress=False,
                 silence_limit=plan.duration + 2 * opts.timeout + 60))
 
         threads = [threading.Thread(target=work, args=(w,), daemon=True)

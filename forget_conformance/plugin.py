@@ -70,6 +70,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="contract (default) or drop-in (also upstream 7.8.1's exact behaviour)")
     group.addoption("--forget-known-deviations", default=None, metavar="FILE",
                     help="clauses listed there are expected to fail (xfail, not strict)")
+    group.addoption("--forget-clause", action="append", default=None, metavar="ID",
+                    help="run only the tests of this clause (repeatable)")
     group.addoption("--forget-results", default=None, metavar="PATH",
                     help="append one JSON line per test phase to PATH")
 
@@ -175,9 +177,26 @@ def clause_ids(item: pytest.Item) -> tuple[str, ...]:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    chosen = config.stash[CHOICE_KEY]
+    if chosen.problem and any(name.startswith("forget_") for item in items
+                              for name in getattr(item, "fixturenames", ())):
+        # A foreign suite that uses the forget_* fixtures: one line, exit 4, no traceback.
+        raise pytest.UsageError(f"forget-conformance: {chosen.problem}")
     roots = suites.roots()
     known = config.stash[KNOWN_KEY]
     level = config.getoption("--forget-level")
+    wanted = config.getoption("--forget-clause")
+    if wanted:
+        for clause_id in wanted:
+            try:
+                catalogue.get(clause_id)
+            except KeyError as exc:
+                raise pytest.UsageError(f"forget-conformance: {exc.args[0]}") from None
+        keep = [i for i in items if set(clause_ids(i)) & set(wanted)]
+        dropped = [i for i in items if not set(clause_ids(i)) & set(wanted)]
+        if dropped:
+            config.hook.pytest_deselected(items=dropped)
+            items[:] = keep
     for item in items:
         if not (is_active(config) or any(root in item.path.parents for root in roots)):
             continue  # a foreign test's own ``clause`` mark is none of our business
@@ -230,7 +249,8 @@ def report_record(item: pytest.Item, call: pytest.CallInfo, report: pytest.TestR
     return records.phase_report(
         item.nodeid, status, clause_ids(item), message.splitlines()[0][:500] if message else "",
         when=report.when, symptom=symptom, violated=violated, reproducer=reproducer,
-        outcome=next((v for k, v in item.user_properties if k == "outcome"), None))
+        outcome=next((v for k, v in item.user_properties if k == "outcome"), None),
+        seconds=round(report.duration, 4))
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -255,8 +275,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo
 @pytest.fixture(scope="session")
 def forget_implementation(request: pytest.FixtureRequest) -> impl.Implementation:
     """The implementation under test."""
+    config = request.config
+    # As the CLI finds it: the directory pytest was started in, then the rootdir.
+    impl.importable([config.invocation_params.dir, config.rootpath])
     try:
-        return impl.resolve(request.config.stash[CHOICE_KEY].impl)
+        return impl.resolve(config.stash[CHOICE_KEY].impl)
     except impl.ImplementationError as exc:
         pytest.exit(f"forget-conformance: {exc}", returncode=2)
 
@@ -273,7 +296,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "forget_device" in metafunc.fixturenames:
         chosen = metafunc.config.stash[CHOICE_KEY]
         if chosen.problem:
-            raise pytest.UsageError(f"forget-conformance: {chosen.problem}")
+            if hasattr(metafunc.config, "workerinput"):  # an xdist worker: a collection error
+                raise pytest.UsageError(f"forget-conformance: {chosen.problem}")
+            return  # pytest_collection_modifyitems says it, as a usage error (exit 4)
         specs = devices.selected(chosen.device)
         ids = ["cpu" if s == devices.CPU else "gpu" for s in specs]
         metafunc.parametrize("forget_device", specs, ids=ids, indirect=True)

@@ -59,6 +59,7 @@ class PhaseReport(TypedDict):
     symptom: str | None
     outcome: str | None
     reproducer: str | None
+    seconds: float | None  # the phase's duration as pytest measured it
 
 
 Record = Collected | Started | PhaseReport
@@ -75,10 +76,12 @@ def started(nodeid: str, clauses: typing.Sequence[str]) -> Started:
 def phase_report(nodeid: str, status: Status, clauses: typing.Sequence[str], message: str = "",
                  *, when: Literal["setup", "call", "teardown"] = "call",
                  symptom: str | None = None, violated: str | None = None,
-                 outcome: str | None = None, reproducer: str | None = None) -> PhaseReport:
+                 outcome: str | None = None, reproducer: str | None = None,
+                 seconds: float | None = None) -> PhaseReport:
     return PhaseReport(event="report", nodeid=nodeid, when=when, status=status,
                        clauses=list(clauses), violated=violated, message=message,
-                       symptom=symptom, outcome=outcome, reproducer=reproducer)
+                       symptom=symptom, outcome=outcome, reproducer=reproducer,
+                       seconds=seconds)
 
 
 def dumps(record: Record) -> str:
@@ -113,6 +116,17 @@ class Check:
     classification: str | None = None  # new defect / inherits upstream / fixes upstream
     accepted_by: str | None = None  # the deviation entry, or "upstream behaviour"
     reproducer: str | None = None
+    rerun: str | None = None  # a shell command that reruns just this test on this implementation
+
+
+@dataclass
+class Case:
+    """One test run for a clause: its full node id, final pytest status and duration."""
+
+    test: str  # forget_conformance/<suite>/<file>.py::<name>
+    status: Status
+    seconds: float | None = None
+    message: str = ""  # why it failed or was skipped (its first line)
 
 
 @dataclass
@@ -132,6 +146,7 @@ class ClauseResult:
     symptoms: list[str] = field(default_factory=list)
     classification: str | None = None
     checks: list[Check] = field(default_factory=list)
+    cases: list[Case] = field(default_factory=list)  # every test of the clause that was run
 
 
 class Implementation(TypedDict):
@@ -194,7 +209,7 @@ class Report(TypedDict):
 
 
 SCHEMA = "forget-conformance/report"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 def report_schema() -> dict[str, Any]:

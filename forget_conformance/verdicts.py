@@ -10,7 +10,7 @@ classified against upstream 7.8.1's run of the same test. ``report`` writes the 
 from __future__ import annotations
 
 from forget_conformance import catalogue, deviations, symptoms
-from forget_conformance.records import Check, ClauseResult, PhaseReport, Record
+from forget_conformance.records import Case, Check, ClauseResult, PhaseReport, Record
 
 STATUSES = ("pass", "fail", "xfail", "xpass", "skip", "error")
 NEW, INHERITS, FIXES = "new defect", "inherits upstream", "fixes upstream"
@@ -87,7 +87,9 @@ def aggregate(records: list[Record], entries: list[deviations.Entry],
             clause.id, clause.title, clause.category, clause.informational, "", "", counts,
             list(dict.fromkeys(o["message"] for o in outcomes if o["status"] == "skipped")),
             clause.level, list(dict.fromkeys(o["outcome"] for o in outcomes if o.get("outcome"))),
-            list(dict.fromkeys(c.symptom for c in checks if c.symptom)), None, checks)
+            list(dict.fromkeys(c.symptom for c in checks if c.symptom)), None, checks,
+            [Case(o["nodeid"], o["status"], o.get("seconds"),
+                  o["message"] if o["status"] != "passed" else "") for o in outcomes])
         declared = [e for e in entries if e.clause == clause.id]
         result.status, result.detail = _verdict(clause, outcomes, checks, declared)
         classes = {c.classification for c in checks if c.status != "pass"} or {
