@@ -149,13 +149,7 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError(f"suite {'/'.join(missing)} is not available in this installation yet")
     if args.accept_upstream_behaviour and not args.upstream_oracle:
         raise UsageError("--accept-upstream-behaviour needs the upstream oracle")
-    _check_campaign(args)
-    output_dir = _output_dir(args.output_dir)
-    if args.database:
-        try:
-            databases.check(args.database)
-        except databases.DatabaseError as exc:
-            raise UsageError(f"--database: {exc}") from None
+    output_dir = _outputs(args)
     name = impl.chosen_name(args.impl)
     target = probe_implementation(name, args.timeout)
     implementation = impl.resolve(name)  # safe now: the import ended well in a child
@@ -169,10 +163,7 @@ def _run(args: argparse.Namespace) -> int:
     print(f"{PROG}: {name} ({target}), "
           f"suite {args.suite}, device {args.device}, profile {args.profile}", file=sys.stderr)
     started = time.monotonic()
-    plan = None if args.duration is None else campaign.Plan(
-        args.duration, args.workers, args.shard or (1, 1), args.seed or 0)
-    outcome = supervisor.run(opts) if plan is None else campaign.run(
-        dataclasses.replace(opts, seed=None), plan, opts.extra_env[outputs.ENV_DATABASE])
+    outcome = _execute(args, opts)
     if outcome.usage_error:
         print(f"{PROG}: harness error, not the implementation's fault: the test run could "
               f"not start: {outcome.usage_error}", file=sys.stderr)
@@ -223,6 +214,28 @@ def _run(args: argparse.Namespace) -> int:
         print(f"{PROG}: no verdict on {errors}: harness or environment error, not the "
               "implementation's fault", file=sys.stderr)
     return code
+
+
+def _outputs(args: argparse.Namespace) -> Path:
+    """Check the campaign and output options; the output directory, created."""
+    _check_campaign(args)
+    output_dir = _output_dir(args.output_dir)
+    if args.database:
+        try:
+            databases.check(args.database)
+        except databases.DatabaseError as exc:
+            raise UsageError(f"--database: {exc}") from None
+    return output_dir
+
+
+def _execute(args: argparse.Namespace, opts: supervisor.RunOptions
+             ) -> supervisor.RunResult | campaign.Outcome:
+    """One supervised run, or a campaign (``--duration``)."""
+    if args.duration is None:
+        return supervisor.run(opts)
+    plan = campaign.Plan(args.duration, args.workers, args.shard or (1, 1), args.seed or 0)
+    return campaign.run(dataclasses.replace(opts, seed=None), plan,
+                        opts.extra_env[outputs.ENV_DATABASE])
 
 
 def _check_campaign(args: argparse.Namespace) -> None:

@@ -14,8 +14,9 @@ import pytest
 from forget_conformance import outputs, supervisor
 from tests.helpers import ROOT
 
-FUZZ_TEST = "test_fuzz_graphs.py::test_forget_matches_plain_graph[cpu]"
-HYPOTHESIS_TEST = "test_results.py::test_values_shapes_dtypes_device_match[cpu]"
+FUZZ_TEST = "forget_conformance/fuzz/test_fuzz_graphs.py::test_forget_matches_plain_graph[cpu]"
+HYPOTHESIS_TEST = ("forget_conformance/conformance/test_results.py::"
+                   "test_values_shapes_dtypes_device_match[cpu]")
 
 
 def test_default_dir_is_the_user_cache(monkeypatch, tmp_path):
@@ -41,14 +42,14 @@ def test_child_pytest_loads_no_benchmark_plugin(tmp_path):
 
 
 def _run_in(cwd: Path, out: Path, *nodeids: str, impl: str) -> list:
-    """The supervisor's child pytest on ``nodeids`` (suite-relative), run from ``cwd``
+    """The supervisor's child pytest on ``nodeids`` (full node ids), run from ``cwd``
     with only what ``outputs.child_env`` sets (not the self-tests' session settings)."""
     saved = {k: os.environ.pop(k, None) for k in (
         outputs.ENV_DATABASE, outputs.ENV_FAILURES, outputs.ENV_HYPOTHESIS)}
     here = os.getcwd()
     os.chdir(cwd)
     try:
-        suite = "fuzz" if nodeids[0].startswith("test_fuzz") else "conformance"
+        suite = nodeids[0].split("/")[1]
         opts = supervisor.RunOptions(impl=impl, suite=suite, device="cpu", max_examples=3,
                                      select=list(nodeids), extra_env={
                                          **outputs.child_env(out), "PYTHONPATH": str(ROOT)})
@@ -63,6 +64,7 @@ def test_child_run_leaves_the_working_directory_empty(tmp_path):
     cwd.mkdir()
     found = _run_in(cwd, out, FUZZ_TEST, impl="tests.broken.fuzz_bugs:zeroes_nonfinite_grads")
     assert list(cwd.iterdir()) == []
+    assert [r for r in found if r["event"] == "report" and r["when"] == "call"]  # it ran
     failed = [r for r in found if r["event"] == "report" and r["status"] == "failed"]
     # Three examples may or may not meet a non-finite input: when one does, the
     # reproducer is under the output directory, by an absolute path.
