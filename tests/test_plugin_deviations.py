@@ -2,7 +2,8 @@
 
 The same broken implementation, the same file and the same tests, run through the plug-in
 (``pytest --pyargs forget_conformance.conformance --forget-known-deviations``) and through
-the CLI's runner and verdict code: every test's verdict, and the stale entries, agree.
+the CLI's verdict code (on the records the same run writes, as the CLI's runner reads them;
+the slow test runs the CLI itself): every test's verdict, and the stale entries, agree.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import sys
 
 import pytest
 
-from forget_conformance import deviations, supervisor, verdicts
+from forget_conformance import deviations, records, verdicts
 from tests.helpers import ROOT, run_cli
 
 IMPL = "tests.broken.variants:scaled_arg_grads"  # every argument gradient 0.1% too large
@@ -34,13 +35,13 @@ SHORT = re.compile(r"^(PASSED|FAILED|XFAIL|XPASS|SKIPPED|ERROR) (\S+)", re.MULTI
 PLUGIN_WORD = {"PASSED": "pass", "FAILED": "fail", "XFAIL": "xfail"}
 
 
-def run_plugin(deviations_file, *select: str) -> tuple[int, dict[str, str], list[str]]:
+def run_plugin(deviations_file, *args: str) -> tuple[int, dict[str, str], list[str]]:
     """Exit status, each test's verdict (by node id under the suite) and the stale entries."""
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "--pyargs", "forget_conformance.conformance",
          "--forget-impl", IMPL, "--forget-known-deviations", str(deviations_file),
          "--forget-device", "cpu", "-rA", "-p", "no:cacheprovider", "-p", "no:warnings",
-         "--no-header", *select],
+         "--no-header", *args],
         cwd=deviations_file.parent, text=True, capture_output=True, timeout=300,
         env=dict(os.environ, PYTHONPATH=str(ROOT)))
     tests = {m[2]: PLUGIN_WORD.get(m[1], m[1]) for m in SHORT.finditer(proc.stdout)}
@@ -66,12 +67,12 @@ def cli_verdicts(results, nodeids) -> dict[str, str]:
 def test_plugin_and_cli_agree_on_every_test_and_stale_entry(tmp_path):
     path = tmp_path / "deviations.txt"
     path.write_text(ENTRIES)
-    code, plugin_tests, plugin_stale = run_plugin(path, "-k", SELECTION)
+    code, plugin_tests, plugin_stale = run_plugin(path, "-k", SELECTION, "--forget-results",
+                                                  str(tmp_path / "results.jsonl"))
     entries = deviations.load(str(path))
-    outcome = supervisor.run(supervisor.RunOptions(impl=IMPL, device="cpu",
-                                                   select=sorted(plugin_tests)))
-    results = verdicts.aggregate(outcome.records, entries)
-    stale = verdicts.stale(entries, results, outcome.records)
+    recorded = records.read(tmp_path / "results.jsonl")  # failures as they were, unexcused
+    results = verdicts.aggregate(recorded, entries)
+    stale = verdicts.stale(entries, results, recorded)
     assert cli_verdicts(results, plugin_tests) == plugin_tests
     assert plugin_stale == [e.label() for e in stale]
     assert (code == pytest.ExitCode.TESTS_FAILED) == (verdicts.exit_code(results) == 1)
