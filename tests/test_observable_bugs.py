@@ -1,0 +1,69 @@
+"""``conformance/test_observables.py`` rejects every variant in observable_bugs on its clause,
+and accepts the reference and upstream 7.8.1. In-process: the tests' bodies are called
+directly, one scenario per variant (no pytest session, no CLI run)."""
+
+from __future__ import annotations
+
+import chainer
+import pytest
+
+from forget_conformance import devices, state, symptoms
+from forget_conformance.catalogue import ClauseViolation
+from forget_conformance.conformance import observe, test_observables
+from tests.broken import observable_bugs
+
+
+def _step(optimizer: str, lazy: bool):
+    def run(forget):
+        with chainer.using_config("lazy_grad_sum", lazy):
+            want = test_observables.training_step(forget, CPU, optimizer, use_forget=False)
+            got = test_observables.training_step(forget, CPU, optimizer, use_forget=True)
+        observe.compare(got, want, f"{optimizer} step")
+    return run
+
+
+CPU = devices.get(devices.CPU)
+SCENARIOS = {
+    "adam-eager_sum": _step("adam", False),
+    "adam-lazy_grad_sum": _step("adam", True),
+    "momentum_sgd-eager_sum": _step("momentum_sgd", False),
+    "many_arguments-3": lambda forget: test_observables.test_many_arguments(forget, CPU, 3),
+}
+TEST_CLAUSES = {"many_arguments-3": "T4"}  # an exception there is charged to its one mark
+
+
+def verdict(forget, scenario: str) -> tuple[str, str] | None:
+    """(clause, symptom kind) of the scenario's failure, None when it passes."""
+    before = state.snapshot()
+    try:
+        SCENARIOS[scenario](forget)
+    except ClauseViolation as exc:
+        return exc.clause_id, symptoms.kind(exc.symptom)
+    except Exception as exc:  # noqa: BLE001 - charged to the test's clauses, as verdicts does
+        return TEST_CLAUSES.get(scenario, "all"), symptoms.kind(symptoms.of(exc))
+    finally:
+        state.restore(before)
+    return None
+
+
+@pytest.mark.parametrize("name", sorted(observable_bugs.EXPECTED))
+def test_rejected_on_its_clause(name):
+    clause, symptom, scenario = observable_bugs.EXPECTED[name]
+    assert verdict(getattr(observable_bugs, name), scenario) == (clause, symptom)
+
+
+@pytest.mark.parametrize("impl", ["reference", "upstream"])
+def test_correct_and_upstream_accepted(impl):
+    from forget_conformance.reference import forget as reference
+
+    forget = reference if impl == "reference" else chainer.functions.forget
+    got = {s: verdict(forget, s) for s in
+           sorted({s for _, _, s in observable_bugs.EXPECTED.values()})}
+    assert got == dict.fromkeys(got)
+
+
+def test_every_variant_listed():
+    exported = {n for n, v in vars(observable_bugs).items() if callable(v)
+                and not n.startswith("_") and getattr(v, "__module__", None) ==
+                observable_bugs.__name__}
+    assert exported == set(observable_bugs.EXPECTED)
