@@ -146,7 +146,8 @@ class Recorder:
             array = x.array if isinstance(x, chainer.Variable) else x
             flags = array.flags
             add(Seen(phase, "input", f"input {name} flags", {
-                "writeable": bool(flags.writeable), "c_contiguous": bool(flags.c_contiguous),
+                "writeable": getattr(flags, "writeable", None),  # CuPy arrays have none
+                "c_contiguous": bool(flags.c_contiguous),
                 "f_contiguous": bool(flags.f_contiguous), "shape": array.shape,
                 "strides": array.strides, "type": type(x).__name__}))
             add(Seen(phase, "input", f"input {name} values", bool(np.array_equal(
