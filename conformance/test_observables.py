@@ -129,8 +129,9 @@ def training_step(forget, device, optimizer_name: str, use_forget: bool) -> list
 
 
 @pytest.mark.clause("D1", "D3", "D9", "T1", "T4", "T5")
-@pytest.mark.parametrize("lazy_grad_sum", [False, True], ids=["eager_sum", "lazy_grad_sum"])
-@pytest.mark.parametrize("optimizer_name", sorted(OPTIMIZERS))
+@pytest.mark.parametrize(("optimizer_name", "lazy_grad_sum"), [
+    ("adam", False), ("adam", True), ("momentum_sgd", False)],
+    ids=["adam-eager_sum", "adam-lazy_grad_sum", "momentum_sgd-eager_sum"])
 def test_training_step_observables_like_plain(forget, forget_device, optimizer_name,
                                               lazy_grad_sum):
     """Every observable of a training step after forward, backward and update."""
