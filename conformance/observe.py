@@ -103,7 +103,7 @@ class Recorder:
     def __init__(self, inputs: dict[str, Any]) -> None:
         self.seen: list[Seen] = []
         self.inputs = inputs
-        self.input_values = {k: host(v).copy() for k, v in inputs.items()}
+        self.input_values = {k: _array(v) for k, v in inputs.items()}
 
     def record(self, phase: str, *, results=(), grads: dict | None = None, model=None,
                optimizer=None, observation: dict | None = None, warned=(), hooks=None) -> None:
@@ -139,19 +139,20 @@ class Recorder:
         config = dict(vars(chainer.configuration.global_config))
         config.update(vars(chainer.config._local))
         add(Seen(phase, "config", "chainer.config", {k: repr(v) for k, v in config.items()}))
-        state = np.random.get_state()
+        state: Any = np.random.get_state()
         add(Seen(phase, "random", "numpy global RNG", (state[0], state[1].tobytes(),
                                                        *state[2:])))
         for name, x in self.inputs.items():
-            array = x.array if isinstance(x, chainer.Variable) else x
+            array: Any = x.array if isinstance(x, chainer.Variable) else x
             flags = array.flags
             add(Seen(phase, "input", f"input {name} flags", {
                 "writeable": getattr(flags, "writeable", None),  # CuPy arrays have none
                 "c_contiguous": bool(flags.c_contiguous),
                 "f_contiguous": bool(flags.f_contiguous), "shape": array.shape,
                 "strides": array.strides, "type": type(x).__name__}))
-            add(Seen(phase, "input", f"input {name} values", bool(np.array_equal(
-                host(x), self.input_values[name], equal_nan=True))))
+            now, then = _array(x), self.input_values[name]
+            add(Seen(phase, "input", f"input {name} values", now is not None and then is not None
+                     and bool(np.array_equal(now, then, equal_nan=True))))
 
 
 def _array(x) -> np.ndarray | None:

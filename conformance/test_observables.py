@@ -99,7 +99,7 @@ def training_step(forget, device, optimizer_name: str, use_forget: bool) -> list
     hook = optimizer.hook
     optimizer.setup(model)
     optimizer.add_hook(hook)
-    model.fc2.b.update_rule.enabled = False  # a frozen parameter
+    model.fc2.b.update_rule.enabled = False  # type: ignore[union-attr]  # a frozen parameter
     inputs = _inputs(device)
     reporter = chainer.Reporter()
     reporter.add_observer("main", model)

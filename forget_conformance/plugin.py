@@ -251,7 +251,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo
     record = report_record(item, call, report)  # the failure as it is, before any excuse
     _emit(item.config, record)
     if entries:
-        report.forget_record = record  # read back in pytest_runtest_logreport (xdist too)
+        report.forget_record = record  # type: ignore[attr-defined]  # DeviationLog reads it
         accepted = verdicts.excused(entries, record) if report.failed else []
         if accepted:
             report.outcome = "skipped"
@@ -267,7 +267,7 @@ class DeviationLog:
 
     def __init__(self, entries: list[deviations.Entry]) -> None:
         self.entries = entries
-        self.seen: list[records.PhaseReport] = []
+        self.seen: list[records.Record] = []
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         record = getattr(report, "forget_record", None)

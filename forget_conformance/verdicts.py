@@ -113,7 +113,8 @@ def excused(entries: list[deviations.Entry], outcome: PhaseReport) -> list[devia
     """The entries that excuse a failed test on every clause it is charged to (what the
     plug-in turns into an xfail); empty when any charged clause's failure stands."""
     found = [accepting(entries, c, outcome) for c in charged(outcome)]
-    return [] if not found or None in found else list(dict.fromkeys(found))
+    kept = [e for e in found if e is not None]
+    return list(dict.fromkeys(kept)) if found and len(kept) == len(found) else []
 
 
 def _check(clause, outcome, entries, upstream, accept_upstream) -> Check:
