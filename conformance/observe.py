@@ -13,6 +13,7 @@ persistent values, optimizer state, reporter observations, warnings, function-ho
 from __future__ import annotations
 
 import collections
+import random
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -63,7 +64,7 @@ CLAUSE_OF = {
     "persistent": "D9",  # persistent values of links (running statistics)
     "hooks": "T4",  # function-hook calls
     "config": "T5",
-    "random": "T5",  # NumPy's global RNG
+    "random": "T5",  # NumPy's global RNG (Chainer's initializers draw from it), Python's
     "warnings": "T5",
     "input": "T5",  # the caller's input arrays: values and flags
 }
@@ -142,6 +143,7 @@ class Recorder:
         state: Any = np.random.get_state()
         add(Seen(phase, "random", "numpy global RNG", (state[0], state[1].tobytes(),
                                                        *state[2:])))
+        add(Seen(phase, "random", "python random", random.getstate()))
         for name, x in self.inputs.items():
             array: Any = x.array if isinstance(x, chainer.Variable) else x
             flags = array.flags

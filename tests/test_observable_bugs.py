@@ -4,10 +4,14 @@ directly, one scenario per variant (no pytest session, no CLI run)."""
 
 from __future__ import annotations
 
+import io
+from contextlib import redirect_stdout
+from pathlib import Path
+
 import chainer
 import pytest
 
-from forget_conformance import devices, state, symptoms
+from forget_conformance import devices, records, state, supervisor, symptoms, verdicts
 from forget_conformance.catalogue import ClauseViolation
 from forget_conformance.conformance import test_observables
 from tests.broken import observable_bugs
@@ -18,6 +22,7 @@ def _step(optimizer: str, lazy: bool):
 
 
 CPU = devices.get(devices.CPU)
+SUITE_INI = Path(supervisor.__file__).with_name("suite.ini")
 SCENARIOS = {
     "adam-eager_sum": _step("adam", False),
     "adam-lazy_grad_sum": _step("adam", True),
@@ -62,3 +67,19 @@ def test_every_variant_listed():
                 and not n.startswith("_") and getattr(v, "__module__", None) ==
                 observable_bugs.__name__}
     assert exported == set(observable_bugs.EXPECTED)
+
+
+def test_a_crash_is_charged_to_t4_through_the_verdicts(tmp_path):
+    """End to end (pytest session, results file, verdicts): an implementation that crashes
+    on a third argument fails T4 and nothing else."""
+    folder = Path(test_observables.__file__).parent
+    results = tmp_path / "results.jsonl"
+    with redirect_stdout(io.StringIO()):
+        code = pytest.main([str(folder / "test_observables.py"), "--rootdir", str(folder),
+                            "-c", str(SUITE_INI), "-q", "-p", "no:cacheprovider",
+                            "--forget-device", "cpu", "--forget-results", str(results),
+                            "-k", "many_arguments or momentum_sgd",
+                            "--forget-impl", "tests.broken.observable_bugs:two_arguments_retained"])
+    assert code == pytest.ExitCode.TESTS_FAILED
+    failing = {c.id for c in verdicts.aggregate(records.read(results), []) if c.status == "fail"}
+    assert failing == {"T4"}
