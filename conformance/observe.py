@@ -43,11 +43,14 @@ ALLOWED_DIFFERENCES: dict[str, str] = {
                                 "sees is seen at least as often",
     "forget's own nodes": "hooks, and a walk of the graph, see the node(s) forget adds in "
                           "place of func's functions; the results' creators are those nodes",
-    "repeated reports and warnings": "the recomputation runs func's chainer.report and "
-                                     "warnings.warn calls again: a report overwrites the "
-                                     "forward's with an equal value, and a warning from the "
-                                     "same place is shown once under the default filters "
-                                     "(the step is observed under them)",
+    "repeated reports": "a report the recomputation makes may overwrite the forward "
+                        "call's, in the same observation, with an equal value; it may reach "
+                        "no other observation (the scope backward runs in)",
+    "repeated warnings": "the recomputation runs func's warnings.warn calls again; a "
+                         "warning from the same place is shown once under the default "
+                         "filters (the step is observed under them): silencing it for "
+                         "good is not possible thread-safely (warnings.catch_warnings "
+                         "changes process-wide state)",
     "result identity": "a result that is an argument or a parameter comes back as a new "
                        "Variable (with the same values), not the object itself",
     "summation order": "a gradient summed from several contributions may differ by "

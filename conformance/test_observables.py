@@ -154,6 +154,55 @@ def check_step(forget, device, optimizer_name: str, lazy_grad_sum: bool) -> None
     observe.compare(got, want, f"{optimizer_name} step")
 
 
+# ---------------------------------------------------------------- reports and scopes
+
+
+def _scoped_reports(forget, device, where: str, use_forget: bool) -> dict:
+    """Forward in an inner reporter scope (or none), backward in an outer one: what each
+    observation holds afterwards."""
+    np.random.seed(SEED)
+    model = Net().to_device(device)
+    inputs = _inputs(device)
+    outer, inner = chainer.Reporter(), chainer.Reporter()
+    for reporter in (outer, inner):
+        reporter.add_observer("main", model)
+    seen: dict[str, dict] = {"outer": {}, "inner": {}}
+    with outer.scope(seen["outer"]):
+        if where == "inner_scope":
+            with inner.scope(seen["inner"]):
+                h = forget(model.features, inputs["x"], inputs["scale"]) if use_forget \
+                    else plain(model.features, inputs["x"], inputs["scale"])
+        else:
+            stack = chainer.reporter._get_reporters()
+            saved = list(stack)
+            stack[:] = []  # the forward call runs where no reporter is in force
+            try:
+                h = forget(model.features, inputs["x"], inputs["scale"]) if use_forget \
+                    else plain(model.features, inputs["x"], inputs["scale"])
+            finally:
+                stack[:] = saved
+        weighted_sum([h]).backward()
+    return {scope: {k: observe._array(v) for k, v in obs.items()} for scope, obs in seen.items()}
+
+
+@pytest.mark.clause("T1")
+@pytest.mark.parametrize("where", ["inner_scope", "no_reporter"])
+def test_reports_only_where_the_plain_call_reports(forget, forget_device, where):
+    """func reports in the forward call; backward runs in another reporter's scope: every
+    observation holds what the plain path's holds (the recomputation's reports land in none
+    of them)."""
+    want = _scoped_reports(forget, forget_device, where, use_forget=False)
+    got = _scoped_reports(forget, forget_device, where, use_forget=True)
+    for scope in want:
+        if sorted(got[scope]) != sorted(want[scope]):
+            raise ClauseViolation("T1", f"forward {where.replace('_', ' ')}, backward in "
+                                  f"another scope: the {scope} observation holds "
+                                  f"{sorted(got[scope])}, the plain path's {sorted(want[scope])}",
+                                  "value-mismatch")
+        for key, value in want[scope].items():
+            check_close(f"{scope} observation {key}", got[scope][key], value, clause="T1")
+
+
 # ---------------------------------------------------------------- many arguments
 
 

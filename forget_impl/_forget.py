@@ -14,6 +14,9 @@ How it differs from upstream, and why (clause IDs from ``docs/contract.md``):
   ``func`` still get their gradients (D3, T4), as on the plain path.
 * The recomputation runs under the ``chainer.config`` captured when ``forget``
   was called, not under whatever is active when ``backward`` runs (T2).
+* The recomputation's ``chainer.report`` calls are discarded: the forward call
+  made the plain path's reports, and a repeat would land in whatever observation
+  is current at backward (T1).
 
 Everything a user can observe otherwise (return types including the
 one-element-tuple quirk F1, exception types and messages for D5/D8, the
@@ -126,7 +129,22 @@ class _Sink(function_node.FunctionNode):
         return tuple(pending.get(node) for node in self.inputs)
 
 
+@contextlib.contextmanager
+def _reports_discarded():
+    """Run with no reporter in force, so ``chainer.report`` reaches no observation (as
+    when backward runs outside every reporter's scope)."""
+    stack = chainer.reporter._get_reporters()
+    saved = list(stack)
+    stack.clear()
+    try:
+        yield
+    finally:
+        stack[:] = saved
+
+
 class _Forget(function_node.FunctionNode):
+    recomputing = False  # set once the forward call returned: later calls recompute
+
     def __init__(self, func: Callable) -> None:
         if not callable(func):
             raise TypeError("func must be callable")
@@ -145,8 +163,15 @@ class _Forget(function_node.FunctionNode):
         return tuple(out.array for out in outs)
 
     def call(self, xs) -> tuple:
-        """Call ``func`` and validate what it returns (D5)."""
-        outs = _call_func(self.func, xs)
+        """Call ``func`` and validate what it returns (D5). The forward call reports as
+        the plain call does; a recomputation's reports are discarded, so that none lands
+        in an observation the plain path never wrote (the scope backward runs in)."""
+        if self.recomputing:
+            with _reports_discarded():
+                outs = _call_func(self.func, xs)
+        else:
+            outs = _call_func(self.func, xs)
+            self.recomputing = True
         # Keep a tuple subclass (a namedtuple) for the caller, as func(*xs) gives it
         # (D6; upstream returns a plain tuple). A Variable result needs nothing.
         self.result_type = type(outs)
