@@ -143,8 +143,6 @@ def _reports_discarded():
 
 
 class _Forget(function_node.FunctionNode):
-    recomputing = False  # set once the forward call returned: later calls recompute
-
     def __init__(self, func: Callable) -> None:
         if not callable(func):
             raise TypeError("func must be callable")
@@ -163,15 +161,8 @@ class _Forget(function_node.FunctionNode):
         return tuple(out.array for out in outs)
 
     def call(self, xs) -> tuple:
-        """Call ``func`` and validate what it returns (D5). The forward call reports as
-        the plain call does; a recomputation's reports are discarded, so that none lands
-        in an observation the plain path never wrote (the scope backward runs in)."""
-        if self.recomputing:
-            with _reports_discarded():
-                outs = _call_func(self.func, xs)
-        else:
-            outs = _call_func(self.func, xs)
-            self.recomputing = True
+        """Call ``func`` and validate what it returns (D5)."""
+        outs = _call_func(self.func, xs)
         # Keep a tuple subclass (a namedtuple) for the caller, as func(*xs) gives it
         # (D6; upstream returns a plain tuple). A Variable result needs nothing.
         self.result_type = type(outs)
@@ -185,7 +176,9 @@ class _Forget(function_node.FunctionNode):
         if chainer.config.enable_backprop:
             raise RuntimeError("double backpropagation in functions.forget is not allowed.")
         args = tuple(variable.Variable(x.array) for x in self.get_retained_inputs())
-        with self.recompute_context():
+        # The forward call made the plain path's reports; a repeat would land in
+        # whatever observation is current now (T1).
+        with self.recompute_context(), _reports_discarded():
             outs = self.call(args)
         assert len(outs) == len(grad_outputs)
         seeds = [(out.node, g) for out, g in zip(outs, grad_outputs, strict=True) if g is not None]
