@@ -4,7 +4,7 @@ path can be the oracle for the forgetting one.
 A step records, after each of its phases (``forward``, ``backward``, ``update``), one
 :class:`Seen` per observable: results, gradients and their dtypes, link parameters and
 persistent values, optimizer state, reporter observations, warnings, function-hook calls,
-``chainer.config``, NumPy's global RNG, and the flags and values of the input arrays.
+``chainer.config``, NumPy's and Python's RNGs, and the flags and values of the input arrays.
 :func:`compare` charges the first difference to the clause of what differs
 (``CLAUSE_OF``) and lists the others. What the contract lets differ is in
 :data:`ALLOWED_DIFFERENCES`, the one list of them (``docs/contract.md`` repeats it).
@@ -71,7 +71,6 @@ CLAUSE_OF = {
     "warnings": "T5",
     "input": "T5",  # the caller's input arrays: values and flags
 }
-PHASES = ("forward", "backward", "update")
 
 
 @dataclass(frozen=True)

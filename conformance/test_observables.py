@@ -6,7 +6,8 @@ with an optimizer hook, a reporter and a function hook) runs once plainly and on
 its two blocks through ``forget``; ``observe.compare`` checks every observable after
 forward, backward and update, with only ``observe.ALLOWED_DIFFERENCES`` relaxed. The
 blocks report, warn, return a parameter and an argument among their results, and take
-read-only and view arrays and integer indices. Also: ``forget`` with many arguments.
+read-only and view arrays and integer indices. Also: reports that must land only where
+the plain call's do, and ``forget`` with many arguments.
 """
 
 from __future__ import annotations
