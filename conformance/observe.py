@@ -103,8 +103,9 @@ class HookLog(chainer.FunctionHook):
 class Recorder:
     """Collects what a step shows, phase by phase."""
 
-    def __init__(self, inputs: dict[str, Any]) -> None:
+    def __init__(self, inputs: dict[str, Any], warn_from: str) -> None:
         self.seen: list[Seen] = []
+        self.warn_from = warn_from
         self.inputs = inputs
         self.input_values = {k: _array(v) for k, v in inputs.items()}
 
@@ -134,8 +135,9 @@ class Recorder:
             add(Seen(phase, "reporter", "observation keys", sorted(observation)))
             for key, value in sorted(observation.items()):
                 add(Seen(phase, "reporter", f"observation {key}", _array(value)))
-        add(Seen(phase, "warnings", "warnings shown",
-                 [f"{w.category.__name__}: {w.message}" for w in warned]))
+        add(Seen(phase, "warnings", f"warnings shown from {self.warn_from}",
+                 [f"{w.category.__name__}: {w.message}" for w in warned
+                  if w.filename == self.warn_from]))
         if hooks is not None:
             forward = dict(hooks.forward) if phase == "forward" else None
             add(Seen(phase, "hooks", "function hook calls", (forward, dict(hooks.backward))))
@@ -176,10 +178,13 @@ def _persistents(link: chainer.Link):
             yield f"{name}/{attr}", _array(value) if hasattr(value, "shape") else value
 
 
-def observe_step(step: Callable[[Recorder, HookLog, dict], None], inputs: dict) -> list[Seen]:
-    """Run ``step`` under a reporter scope, a function hook and the default warning filters
-    (one show per warning and place, as a user's program runs), recording what it shows."""
-    recorder = Recorder(inputs)
+def observe_step(step: Callable[[Recorder, HookLog, dict], None], inputs: dict,
+                 warn_from: str) -> list[Seen]:
+    """Run ``step`` under the default warning filters (one show per warning and place, as
+    a user's program runs), recording what it shows; warnings count when raised from the
+    file ``warn_from`` (func's code: Chainer's or an implementation's own deprecation
+    warnings are not func's)."""
+    recorder = Recorder(inputs, warn_from)
     hooks = HookLog()
     with warnings.catch_warnings(record=True) as shown:
         warnings.simplefilter("default")

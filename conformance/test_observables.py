@@ -126,7 +126,7 @@ def training_step(forget, device, optimizer_name: str, use_forget: bool) -> list
             rec.record("update", model=model, optimizer=optimizer, observation=observation,
                        warned=shown["warned"])
 
-    return observe.observe_step(step, inputs)
+    return observe.observe_step(step, inputs, warn_from=__file__)
 
 
 @pytest.mark.clause("D1", "D3", "D9", "T1", "T4", "T5")
