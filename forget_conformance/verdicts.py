@@ -99,8 +99,27 @@ def aggregate(records: list[Record], entries: list[deviations.Entry],
     return results
 
 
-def _check(clause, outcome, entries, upstream, accept_upstream) -> Check:
+def accepting(entries: list[deviations.Entry], clause_id: str, outcome: PhaseReport
+              ) -> deviations.Entry | None:
+    """The known-deviation entry that excuses ``outcome``'s failure as charged to
+    ``clause_id``: the first whose clause, test glob and symptom glob match; None for a
+    pass or a failure that gives no verdict (harness error, not run)."""
+    kind = symptom(outcome)
+    if outcome["status"] != "failed" or kind in symptoms.NO_VERDICT:
+        return None
     test = outcome["nodeid"].split("::")[-1]
+    return next((e for e in entries if e.matches(clause_id, test, kind)), None)
+
+
+def excused(entries: list[deviations.Entry], outcome: PhaseReport) -> list[deviations.Entry]:
+    """The entries that excuse a failed test on every clause it is charged to (what the
+    plug-in turns into an xfail); empty when any charged clause's failure stands."""
+    found = [accepting(entries, c, outcome) for c in charged(outcome)]
+    kept = [e for e in found if e is not None]
+    return list(dict.fromkeys(kept)) if found and len(kept) == len(found) else []
+
+
+def _check(clause, outcome, entries, upstream, accept_upstream) -> Check:
     kind = symptom(outcome) if outcome["status"] == "failed" else None
     check = Check(outcome["nodeid"], "pass", kind, outcome["message"],
                   classify(outcome, clause.id, upstream), reproducer=outcome.get("reproducer"))
@@ -109,7 +128,7 @@ def _check(clause, outcome, entries, upstream, accept_upstream) -> Check:
     if kind in symptoms.NO_VERDICT:
         check.status, check.classification = "error", None
         return check
-    entry = next((e for e in entries if e.matches(clause.id, test, kind)), None)
+    entry = accepting(entries, clause.id, outcome)
     if entry is not None:
         check.status, check.accepted_by = "xfail", entry.label()
     elif accept_upstream and check.classification == INHERITS:
