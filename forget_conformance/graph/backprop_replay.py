@@ -56,7 +56,7 @@ class Heap:
 @dataclass(eq=False)
 class Var:
     """A Variable: its buffer, (shape, dtype), creator node and rank; ``grad`` is
-    ``.grad`` of a leaf."""
+    ``.grad`` of a leaf; ``layout`` its array's strides (``graph.layout``)."""
 
     buffer: Buffer
     meta: tuple
@@ -64,6 +64,8 @@ class Var:
     rank: int = 0
     requires_grad: bool = True
     grad: Buffer | None = None
+    layout: tuple[int, ...] | None = None  # element strides; None: C-contiguous
+    raw: bool = False  # an ndarray, not a Variable
 
     @property
     def nbytes(self) -> int:
@@ -81,6 +83,7 @@ class Node:
     segment: Any = None
     outputs: list[Var] = field(default_factory=list)
     held: list[Buffer] = field(default_factory=list)
+    retained_inputs: list[Var] = field(default_factory=list)  # whose held data it holds
 
     def keep(self, heap: Heap, buffers: list[Buffer], saved: int) -> None:
         """Retain ``buffers`` (and allocate ``saved`` bytes) for backward."""
