@@ -22,6 +22,7 @@ from hypothesis.control import current_build_context
 from hypothesis.database import DirectoryBasedExampleDatabase, ExampleDatabase
 
 from forget_conformance import profiles
+from forget_conformance.catalogue import ClauseViolation
 from forget_conformance.fuzz import oracle, reproducer
 from forget_conformance.fuzz.coverage import Coverage
 from forget_conformance.impl import Implementation
@@ -67,6 +68,16 @@ class FuzzLog:
 
     progress: Progress | None = None
     reproducers: list[Path] = field(default_factory=list)
+    differences: list[str] = field(default_factory=list)  # informational targets: observed
+
+    def observation(self, what: str) -> str:
+        """An informational target's report: how many graphs differed, the first."""
+        count = self.progress.count if self.progress else 0
+        if not self.differences:
+            return f"{what}: all {count} graphs agree with the plain path"
+        where = f"; reproducer: {self.reproducers[0]}" if self.reproducers else ""
+        return (f"{what}: {len(self.differences)} of {count} graphs differ from the plain path; "
+                f"unsupported, as documented (first: {self.differences[0]}{where})")
 
 
 class _SaveOnly(ExampleDatabase):
@@ -94,12 +105,14 @@ def _database(deterministic: bool) -> ExampleDatabase:
 
 def fuzz(check: str, strategy: hypothesis.strategies.SearchStrategy, implementation:
          Implementation, device: Any, base_examples: int, test: str,
-         log: FuzzLog | None = None) -> int:
+         log: FuzzLog | None = None, informational: bool = False) -> int:
     """Run ``oracle.CHECKS[check]`` on graphs from ``strategy``; returns examples run.
 
     On failure the final (shrunk) example is written as a reproducer script, whose
     path is added to the failure report, then the failure is re-raised. ``log``, when
-    given, receives the progress and the reproducers' paths.
+    given, receives the progress and the reproducers' paths. ``informational``: graphs
+    outside the contract; a difference from the plain path (a ``ClauseViolation``) is
+    recorded in ``log.differences`` (a reproducer for the first), never raised.
     """
     device_name = getattr(device, "name", str(device))
     log = log if log is not None else FuzzLog()
@@ -126,6 +139,12 @@ def fuzz(check: str, strategy: hypothesis.strategies.SearchStrategy, implementat
             if oracle.CHECKS[check](graph, implementation.forget, device):
                 progress.coverage.memory_checked += 1
         except Exception as exc:
+            if informational and isinstance(exc, ClauseViolation):
+                log.differences.append(' '.join(str(exc).split())[:200])
+                if len(log.differences) == 1:
+                    written.append(reproducer.write(graph, exc, implementation.target, check,
+                                                    device_name, test))
+                return
             progress.failed()
             if current_build_context().is_final:
                 path = reproducer.write(graph, exc, implementation.target, check, device_name,

@@ -20,6 +20,8 @@ def run(name: str, implementation, device, request: pytest.FixtureRequest) -> No
     log = property_runner.FuzzLog()
     try:
         targets.run(name, implementation, device, log)
+        if targets.TARGETS[name].informational:
+            _report(request, log.observation(f"{name} (outside the contract)"))
     finally:
         if log.progress is not None:
             _report(request, log.progress.coverage.line(name))
@@ -66,3 +68,11 @@ def test_gpu_agrees_with_cpu(forget, forget_implementation, forget_device, reque
     if forget_device.xp.__name__ == "numpy":
         pytest.skip("cross-device comparison needs a GPU run (--forget-device gpu or all)")
     run("cross_device", forget_implementation, forget_device, request)
+
+
+@pytest.mark.clause(*targets.TARGETS["stateful_feedback"].clauses)
+def test_stateful_feedback_is_reported(forget, forget_implementation, forget_device, request):
+    """A segment applying one BatchRenormalization link twice (its second call reads the
+    running statistics its first updated) is outside the contract: what differs from the
+    plain path is reported, never judged (D10)."""
+    run("stateful_feedback", forget_implementation, forget_device, request)

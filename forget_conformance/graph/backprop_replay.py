@@ -25,6 +25,7 @@ class Buffer:
 
     nbytes: int
     refs: int = 1
+    label: tuple | None = None  # (shape, dtype, what made it), for the arrays kept
 
 
 class Heap:
@@ -33,14 +34,22 @@ class Heap:
     def __init__(self) -> None:
         self.current = 0
         self.peak = 0
+        self.live: dict[int, Buffer] = {}  # labelled buffers alive now
+
+    def arrays(self) -> list[tuple]:
+        """The labels of the labelled buffers alive now."""
+        return [buf.label for buf in self.live.values()]
 
     def touch(self, extra: int = 0) -> None:
         self.peak = max(self.peak, self.current + extra)
 
-    def alloc(self, nbytes: int) -> Buffer:
+    def alloc(self, nbytes: int, label: tuple | None = None) -> Buffer:
         self.current += nbytes
         self.touch()
-        return Buffer(nbytes)
+        buf = Buffer(nbytes, label=label)
+        if label is not None and nbytes:
+            self.live[id(buf)] = buf
+        return buf
 
     def hold(self, buf: Buffer) -> Buffer:
         buf.refs += 1
@@ -50,6 +59,7 @@ class Heap:
         buf.refs -= 1
         if buf.refs == 0:
             self.current -= buf.nbytes
+            self.live.pop(id(buf), None)
         assert buf.refs >= 0, "dropped a freed buffer"
 
 
@@ -85,11 +95,11 @@ class Node:
     held: list[Buffer] = field(default_factory=list)
     retained_inputs: list[Var] = field(default_factory=list)  # whose held data it holds
 
-    def keep(self, heap: Heap, buffers: list[Buffer], saved: int) -> None:
-        """Retain ``buffers`` (and allocate ``saved`` bytes) for backward."""
+    def keep(self, heap: Heap, buffers: list[Buffer], saved: int, label: str = "") -> None:
+        """Retain ``buffers`` (and allocate ``saved`` bytes, ``label``) for backward."""
         self.held += [heap.hold(b) for b in buffers]
         if saved:
-            self.held.append(heap.alloc(saved))
+            self.held.append(heap.alloc(saved, ((saved,), "bytes", label) if label else None))
 
     def free(self, heap: Heap) -> None:
         for buf in self.held:

@@ -55,6 +55,8 @@ class Prediction:
     retained: int
     peak: int
     backward_peak: int
+    #: what is kept after forward: (shape, dtype, what made it) per array
+    arrays: tuple[tuple, ...] = ()
 
 
 def predict(graph: Graph, forgetting: bool) -> Prediction:
@@ -106,9 +108,10 @@ class _Replay:
         scope.close()  # forward returned; the caller keeps only the loss
         self.free_unreachable(loss)
         retained, forward_peak = self.heap.current, self.heap.peak
+        arrays = tuple(self.heap.arrays())
         self.heap.peak = retained
         Backprop(self.heap, self.recompute).run([(loss, self.heap.alloc(loss.nbytes))])
-        return Prediction(retained, max(forward_peak, self.heap.peak), self.heap.peak)
+        return Prediction(retained, max(forward_peak, self.heap.peak), self.heap.peak, arrays)
 
     # ------------------------------------------------------------ forward
     # Every function below returns Vars that carry one reference each.
@@ -130,19 +133,24 @@ class _Replay:
         if op.op in NUMPY_OPERATORS and all(v.raw for v in args):  # NumPy's, no node
             lays = layout.outputs(op, [(v.meta[0], v.layout) for v in args])
             size = nbytes(op.shapes[0], op.dtypes[0])
-            return [Var(self.heap.alloc(size), (op.shapes[0], op.dtypes[0]), requires_grad=False,
+            return [Var(self.heap.alloc(size, (op.shapes[0], op.dtypes[0], f"{op.op} -> "
+                                               f"{op.outs[0]}")),
+                        (op.shapes[0], op.dtypes[0]), requires_grad=False,
                         layout=lays[0], raw=True)]
         inputs = args + list(self.params[link.name] if link else ())
         kept = [v.buffer for v in inputs]
         if op.op == "linear":  # F.linear reshapes x above 2-D: a copy when its layout says so
             flat, _, copies = layout.linear_input(args[0].meta[0], args[0].layout)
             if copies:
-                kept[0] = self.heap.alloc(nbytes(flat, args[0].meta[1]))
+                kept[0] = self.heap.alloc(nbytes(flat, args[0].meta[1]),
+                                          (flat, args[0].meta[1], f"reshape in {op.op}"))
         mem = op_memory(op, [v.meta for v in inputs], link, [v.layout for v in inputs])
         new = sum(b for b in mem.outputs if b is not None)
         self.heap.touch(new + mem.saved + mem.forward_workspace)
-        bufs = [self.heap.alloc(b) if b is not None else self.heap.hold(inputs[0].buffer)
-                for b in mem.outputs]
+        bufs = [self.heap.alloc(b, (shape, dtype, f"{op.op} -> {ref}")) if b is not None
+                else self.heap.hold(inputs[0].buffer)
+                for b, shape, dtype, ref in zip(mem.outputs, op.shapes, op.dtypes, op.outs,
+                                                strict=True)]
         layouts = layout.outputs(op, [(v.meta[0], v.layout) for v in args])
         node = Node(op.op, inputs, mem, rank=max((v.rank for v in inputs), default=0))
         grad = any(v.requires_grad for v in inputs)
@@ -154,7 +162,7 @@ class _Replay:
             node.outputs = outs
             kept_in, kept_out = RETAINED_BY_OP[op.op]
             node.keep(self.heap, [kept[i] for i in kept_in]
-                      + [bufs[i] for i in kept_out], mem.saved)
+                      + [bufs[i] for i in kept_out], mem.saved, f"saved by {op.op}")
             node.retained_inputs = [inputs[i] for i in kept_in if kept[i] is inputs[i].buffer]
             nodes.append(node)
         if kept[0] is not inputs[0].buffer:
@@ -219,15 +227,16 @@ class _Replay:
         if not ys:
             raise ValueError("the graph has no loss")
         weights = []
-        for y in ys:
+        for ref, y in zip(self.graph.loss, ys, strict=True):
             draw = self.heap.alloc(nbytes(y.meta[0], "float64"))  # RandomState.uniform
-            weights.append(self.heap.alloc(nbytes(*y.meta)))
+            weights.append(self.heap.alloc(nbytes(*y.meta), (*y.meta, f"loss weight of {ref}")))
             self.heap.drop(draw)
         terms = [nbytes(*y.meta) + nbytes(y.meta[0], "float64") for y in ys]
         mem = OpMemory((8,), 0, max(terms), tuple(nbytes(*y.meta) for y in ys), 0)
         self.heap.touch(8 + mem.forward_workspace)
         node = Node("loss", ys, mem, rank=max(y.rank for y in ys))
-        node.outputs = [Var(self.heap.alloc(8), ((), "float64"), creator=node,
+        node.outputs = [Var(self.heap.alloc(8, ((), "float64", "loss")), ((), "float64"),
+                            creator=node,
                             rank=node.rank + 1, requires_grad=any(y.requires_grad for y in ys))]
         node.held = weights  # the node takes over the weights' one reference each
         self.nodes.append(node)
