@@ -221,3 +221,23 @@ def test_the_model_measures_as_predicted_on_drawn_graphs():
 
     agree()
     assert len(covered) >= 40
+
+
+def test_an_unused_forget_call_leaves_the_arguments_it_retained_to_their_users():
+    # found by --profile full: forget retains its arguments on their variable nodes; an
+    # unused call's node is freed, but v0's data stays while tanh (used) takes v0 as input
+    b = G.GraphBuilder()
+    x = b.input((2, 2))
+    v0 = b.sum(x)
+    v2 = b.unary("tanh", b.unary("tanh", v0))
+    _, passed = b.begin_forget((v2, v0))
+    b.end_forget((passed,))  # passes v0 through; its result is unused
+    w = b.add_link("weight", ())
+    v4 = b.binary("mul", v2, w)
+    (a,) = b.begin_forget((v4,))
+    (v6,) = b.end_forget((b.binary("mul", a, w),))
+    graph = b.build((v4, v6))
+    # loss weights 4 + 4 and the loss 8; tanh outputs v1, v2 (4 + 4); v0 (4), kept by
+    # the unused call for tanh; f1 keeps v4 (4)
+    assert memory_model.predict(graph, True).retained == 32
+    assert _measured_retained(graph, resolve("reference").forget) == 32

@@ -173,13 +173,13 @@ class _Replay:
         """Free the nodes of branches the loss does not use, as Chainer does when the
         forward returns. A retained input's data lives on its variable node, not on the
         function node that retained it: it stays while a node of the loss's graph takes
-        that variable as input."""
+        that variable as input (a raw array gets a new variable node per call)."""
         reachable = _reachable(loss)
         used = {id(v) for node in reachable for v in node.inputs}
         for node in self.nodes:
             if node in reachable:
                 continue
-            stay = [v.buffer for v in node.retained_inputs if id(v) in used]
+            stay = [v.buffer for v in node.retained_inputs if id(v) in used and not v.raw]
             for buf in node.held:
                 if buf in stay:
                     stay.remove(buf)
@@ -198,6 +198,7 @@ class _Replay:
         node.outputs = [Var(v.buffer, v.meta, creator=node, rank=node.rank + 1,
                             layout=v.layout) for v in outs]
         node.keep(self.heap, [a.buffer for a in args], 0)
+        node.retained_inputs = list(args)
         nodes.append(node)
         return node.outputs
 
