@@ -53,4 +53,5 @@ def run(name: str, implementation: Implementation, device: Any,
     target = TARGETS[name]
     return property_runner.fuzz(target.check, target.strategy, implementation, device,
                                 target.base_examples, target.name, log,
-                                informational=target.informational)
+                                informational=target.informational,
+                                hang_clause=target.clauses[0])

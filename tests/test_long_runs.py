@@ -1,0 +1,81 @@
+"""Long runs: a per-example time limit, progress lines and records, a watchdog that
+follows them, and a hang or crash charged to its own test's clause."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import pytest
+
+from forget_conformance import impl, profiles, records, supervisor, verdicts
+from forget_conformance.catalogue import ClauseViolation
+from forget_conformance.fuzz import property_runner, targets
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path, monkeypatch):
+    previous = profiles.current()
+    profiles.activate("ci")
+    monkeypatch.setenv(property_runner.ENV_DATABASE, str(tmp_path / "db"))
+    monkeypatch.setenv("FORGET_FUZZ_FAILURES", str(tmp_path / "failures"))
+    monkeypatch.setenv("FORGET_FAULT_MARKER", str(tmp_path / "marker"))
+    monkeypatch.delenv(property_runner.ENV_SEED, raising=False)
+    monkeypatch.delenv(property_runner.ENV_MAX_EXAMPLES, raising=False)
+    yield
+    profiles.activate(previous)
+
+
+def test_an_example_past_its_limit_is_a_hang_of_the_tests_clause_with_its_reproducer(
+        monkeypatch, tmp_path):
+    monkeypatch.setenv(property_runner.ENV_EXAMPLE_TIMEOUT, "1")
+    log = property_runner.FuzzLog()
+    start = time.monotonic()
+    with pytest.raises(ClauseViolation) as info:
+        targets.run("shared_parameters", impl.resolve("tests.broken.faulty:spins_once"),
+                    "@numpy", log)
+    assert time.monotonic() - start < 30  # stopped at once: no shrinking of a hang
+    error = info.value
+    assert error.clause_id == "T3" and error.symptom == "hang"  # the test's own clause
+    assert "ran past its limit of 1 s" in str(error) and "example 1 of" in str(error)
+    (path,) = log.reproducers
+    assert path.parent == tmp_path / "failures" and f"reproducer: {path}" in error.__notes__
+
+
+def test_progress_is_reported_every_period_with_done_total_elapsed_failures(monkeypatch):
+    seen: list[str] = []
+    monkeypatch.setattr(property_runner, "PROGRESS_SECONDS", 0.0)
+    log = property_runner.FuzzLog(report=lambda p: seen.append(p.line()))
+    monkeypatch.setenv(property_runner.ENV_MAX_EXAMPLES, "3")
+    targets.run("differential", impl.resolve("reference"), "@numpy", log)
+    assert seen[-1].startswith("[fuzz differential reference] 3/3 examples, ")
+    assert seen[-1].endswith(" s, 0 failing so far") and len(seen) == 3
+
+
+def test_progress_records_are_records():
+    line = records.dumps(records.progress("t.py::x", 5, 10, 1.234, 1))
+    assert '"event": "progress"' in line and '"elapsed": 1.2' in line
+
+
+def _child(code: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", code], start_new_session=True)
+
+
+def test_the_watchdog_follows_progress_and_stops_silence(tmp_path):
+    results = tmp_path / "results.jsonl"
+    chatty = _child(f"import time\nfor i in range(12):\n    open({str(results)!r}, 'a')"
+                    f".write('{{}}\\n'); time.sleep(0.25)")
+    assert supervisor._watch(chatty, results, silence_limit=1.5) is None  # 3 s, never silent
+    silent = _child("import time; time.sleep(30)")
+    assert "no progress for 2 s" in supervisor._watch(silent, tmp_path / "none", 1.5)
+    silent.wait(10)
+
+
+def test_a_hang_is_charged_to_its_tests_own_clause_only():
+    start = records.started("fuzz/test_fuzz_graphs.py::test_x[cpu]", ["D1", "D3", "T4"])
+    recs = [start, *supervisor.charge([start], "no progress for 75 s", "hang")]
+    result = {c.id: c for c in verdicts.aggregate(recs, [])}
+    assert result["D1"].status == "fail" and result["D1"].checks[0].symptom == "hang"
+    assert result["D3"].status == result["T4"].status == "skip"
+    assert "stopped at D1" in result["D3"].detail
