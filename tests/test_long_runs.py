@@ -79,3 +79,16 @@ def test_a_hang_is_charged_to_its_tests_own_clause_only():
     assert result["D1"].status == "fail" and result["D1"].checks[0].symptom == "hang"
     assert result["D3"].status == result["T4"].status == "skip"
     assert "stopped at D1" in result["D3"].detail
+
+
+@pytest.mark.slow
+def test_reference_passes_the_full_fuzz_profile_with_a_fixed_seed(tmp_path):
+    """Issue 15: the deeper profile must not reject the reference (about 10 min on 2 cores)."""
+    from tests.helpers import run_cli
+
+    report = tmp_path / "r.json"
+    proc = run_cli("--impl", "reference", "--suite", "fuzz", "--profile", "full", "--seed", "1",
+                   "--no-upstream-oracle", "--report-json", str(report),
+                   env={"FORGET_FUZZ_FAILURES": str(tmp_path / "failures"),
+                        "FORGET_FUZZ_DATABASE": str(tmp_path / "db")}, timeout=3600)
+    assert proc.returncode == 0, proc.stdout[-3000:]
