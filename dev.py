@@ -7,6 +7,7 @@
     python3 dev.py shell   # print the command that activates the environment
     python3 dev.py bundle  # .bundle/: wheels and gpu-check.sh for an offline GPU machine
     python3 dev.py mutate  # mutation score of the reference ([--max-mutants N] [--json PATH])
+    python3 dev.py typecheck  # mypy, on the package as it installs (see pyproject)
 
 It creates ``.venv`` next to this file and installs the project into it,
 editable, with ``constraints/build.txt`` applied both to the install and to
@@ -99,6 +100,35 @@ def cmd_lint(env: dict[str, str], extra: list[str]) -> int:
     return _run([BIN / "ruff", "check", "."] + extra, env=env)
 
 
+def cmd_typecheck(env: dict[str, str], extra: list[str]) -> int:
+    """mypy on the package as it installs: a view of the tree that follows package-dir."""
+    view = ROOT / "build" / "typecheck"
+    shutil.rmtree(view, ignore_errors=True)
+    package = view / "forget_conformance"
+    package.mkdir(parents=True)
+    for name, folder in _package_dirs().items():
+        sub = name.split(".")[1:]
+        if not sub:  # the root package: its own files, not its mapped subfolders
+            for item in (ROOT / folder).iterdir():
+                (package / item.name).symlink_to(item)
+        else:
+            (package / sub[0]).symlink_to(ROOT / folder)
+    return _run([PY, "-m", "mypy", "--config-file", ROOT / "pyproject.toml",
+                 "-p", "forget_conformance"] + extra, env=dict(env, MYPYPATH=str(view)))
+
+
+def _package_dirs() -> dict[str, str]:
+    """``[tool.setuptools.package-dir]`` of pyproject.toml (read without tomllib: 3.10)."""
+    mapping, inside = {}, False
+    for line in (ROOT / "pyproject.toml").read_text().splitlines():
+        if line.startswith("["):
+            inside = line.strip() == "[tool.setuptools.package-dir]"
+        elif inside and "=" in line:
+            key, value = (part.strip().strip('"') for part in line.split("=", 1))
+            mapping[key] = value
+    return mapping
+
+
 def cmd_shell(env: dict[str, str], extra: list[str]) -> int:
     print(f". {BIN / 'activate'}")
     return 0
@@ -126,7 +156,7 @@ def cmd_bundle(env: dict[str, str], extra: list[str]) -> int:
 
 
 COMMANDS = {"check": cmd_check, "test": cmd_test, "lint": cmd_lint, "shell": cmd_shell,
-            "bundle": cmd_bundle, "mutate": cmd_mutate}
+            "bundle": cmd_bundle, "mutate": cmd_mutate, "typecheck": cmd_typecheck}
 
 
 def main(argv: list[str]) -> int:

@@ -70,7 +70,8 @@ def _clause_rows(out: Path) -> list[str]:
     for cid in ids:
         cells = [by_id[impl].get(cid, {}).get("status", "-") for impl in by_id]
         rows.append(f"| {cid} | " + " | ".join(cells) + " |")
-    versions = next((doc["versions"] for doc in reports.values() if "versions" in doc), {})
+    versions: dict = next((doc["versions"] for doc in reports.values() if "versions" in doc),
+                          {})
     return ["versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()), ""] + rows
 
 

@@ -19,7 +19,7 @@ class GlobalState:
     local_config: dict[str, Any]
     global_config: dict[str, Any]
     function_hooks: tuple[str, ...]
-    numpy_rng: tuple
+    numpy_rng: Any  # np.random.get_state(): a tuple, or a dict with legacy=False
 
 
 def snapshot() -> GlobalState:

@@ -13,10 +13,10 @@ import functools
 import pytest
 
 from forget_conformance import impl
-from forget_conformance.bench.fuzz_throughput import draw_graphs
 from forget_conformance.catalogue import ClauseViolation
 from forget_conformance.fuzz import oracle, targets
 from forget_conformance.fuzz.coverage import FEATURES, Coverage
+from forget_conformance.fuzz.throughput import draw_graphs
 from tests.broken import fuzz_bugs
 
 

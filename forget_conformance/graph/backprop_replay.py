@@ -139,9 +139,9 @@ class Backprop:
                         lists[id(node.inputs[i])].append(g)
                 for grads in lists.values():
                     self.reduce(grads)
-            for g in gys:
-                if g is not None:
-                    self.heap.drop(g)
+            for gy in gys:
+                if gy is not None:
+                    self.heap.drop(gy)
             for i in targets:
                 if self.table.get(node.inputs[i]):
                     self.reach(node.inputs[i])
@@ -182,6 +182,7 @@ class Backprop:
         if node.segment is not None:
             return self.forget_step(node, gys, targets)
         mem = node.mem
+        assert mem is not None  # only a segment's node (handled above) has no memory facts
         new = [mem.grads[i] for i in targets]
         self.heap.touch(sum(b for b in new if b is not None) + mem.backward_workspace)
         gy = gys[0]

@@ -71,7 +71,8 @@ class _CallCounter:
     def backprop(self, seeds: set[Ref]) -> set[Ref]:
         """One backward pass from ``seeds`` (refs with a gradient), nodes latest first;
         returns every ref it gives a gradient to. A segment's parameters are leaves."""
-        reached, heap, queued = set(seeds), [], set()
+        reached, queued = set(seeds), set()
+        heap: list[int] = []
 
         def reach(ref: Ref) -> None:
             reached.add(ref)

@@ -34,22 +34,22 @@ def sqrt_segments(n: int) -> list[tuple[int, int]]:
 
 def _layered(b: GraphBuilder, n: int, x: Ref, layer: Layer, segments: Segments,
              extras: list[Ref] | None = None) -> Ref:
-    extras = extras or [None] * n
+    inputs: list[Ref | None] = list(extras) if extras else [None] * n
     starts = {start: stop for start, stop in (segments or [])}
     i = 0
     while i < n:
         if i not in starts:
-            x = layer(b, i, x, extras[i])
+            x = layer(b, i, x, inputs[i])
             i += 1
             continue
         stop = starts[i]
         if not i < stop <= n:
             raise ValueError(f"bad segment ({i}, {stop}) for {n} layers")
-        own = [e for e in extras[i:stop] if e is not None]
+        own = [e for e in inputs[i:stop] if e is not None]
         inner = b.begin_forget((x, *own))
         inner_x, inner_extras = inner[0], iter(inner[1:])
         for j in range(i, stop):
-            inner_x = layer(b, j, inner_x, next(inner_extras) if extras[j] else None)
+            inner_x = layer(b, j, inner_x, next(inner_extras) if inputs[j] else None)
         (x,) = b.end_forget((inner_x,))
         i = stop
     return x
@@ -100,6 +100,7 @@ def unrolled_rnn(steps: int, hidden: int = 32, batch: int = 8, dtype: str = "flo
     wh = b.add_link("linear", (hidden, hidden), dtype)
 
     def step(b: GraphBuilder, i: int, h: Ref, x: Ref | None) -> Ref:
+        assert x is not None  # every step has its own input
         return b.unary("tanh", b.binary("add", b.apply_link(wx, x), b.apply_link(wh, h)))
 
     return b.build((_layered(b, steps, h0, step, segments, xs),))

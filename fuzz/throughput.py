@@ -1,6 +1,6 @@
 """Fuzzer throughput: random graphs generated, built and run per CPU second, plain and with forget.
 
-    python -m forget_conformance.bench.fuzz_throughput [--graphs N] [--impl NAME]
+    python -m forget_conformance.fuzz.throughput [--graphs N] [--impl NAME]
 
 Graphs come from ``fuzz.strategies.graphs()`` (drawn once, up front, so generation
 is timed separately); each is then run forward + backward plainly and through
