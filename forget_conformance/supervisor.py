@@ -23,7 +23,7 @@ from pathlib import Path
 
 from forget_conformance import suites, symptoms
 from forget_conformance.interrupts import stop_group
-from forget_conformance.records import PhaseReport, Record, phase_report
+from forget_conformance.records import PhaseReport, Record, Started, phase_report
 from forget_conformance.records import read as read_records
 
 MAX_RESTARTS = 25
@@ -88,7 +88,7 @@ def _env(opts: RunOptions) -> dict[str, str]:
     return env
 
 
-def _unfinished(records: list[Record]) -> list[Record]:
+def _unfinished(records: list[Record]) -> list[Started]:
     """Tests that started but never reported their call or teardown phase."""
     done = {r["nodeid"] for r in records
             if r["event"] == "report" and r["when"] in ("call", "teardown")}
@@ -97,7 +97,7 @@ def _unfinished(records: list[Record]) -> list[Record]:
     return [r for r in records if r["event"] == "start" and r["nodeid"] not in done]
 
 
-def charge(unfinished: list[Record], reason: str, symptom: str) -> list[PhaseReport]:
+def charge(unfinished: list[Started], reason: str, symptom: str) -> list[PhaseReport]:
     """The failure records of tests that hung or crashed: each charged to its test's own
     clause (its first), its other clauses left unchecked, as a test that stops at its first
     violation."""
@@ -162,13 +162,13 @@ def run(opts: RunOptions) -> RunResult:
             crashes += 1
             reason = hung or _death(code, stderr)
             culprit, bystanders = unfinished[:1], unfinished[1:]
-            records += charge(culprit, reason, "hang" if hung else "crash")
+            records.extend(charge(culprit, reason, "hang" if hung else "crash"))
             # tests killed alongside it (other workers) did nothing wrong: run them again
             records = [r for r in records if r not in bystanders]
             if not unfinished or opts.fail_fast:
                 break
         else:
-            return RunResult(records + _not_run(records, crashes), crashes, gave_up=True)
+            return RunResult([*records, *_not_run(records, crashes)], crashes, gave_up=True)
     return RunResult(records, crashes)
 
 

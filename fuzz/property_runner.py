@@ -180,19 +180,8 @@ def fuzz(check: str, strategy: hypothesis.strategies.SearchStrategy, implementat
     hung: list[tuple[int, Path, str]] = []  # the example that ran past its limit
     written = log.reproducers
     seed = os.environ.get(ENV_SEED)
-    # One failure per test, so it is attributed to one clause (the plug-in reads a single
-    # ClauseViolation); further bugs show up once the first is fixed.
-    # The profile comes in as ``parent``: ``prop``'s source, which seeds derandomized runs,
-    # stays as it was, so ci draws the graphs that fuzz/FINDINGS.md measured.
-    options: dict[str, Any] = {"parent": profiles.hypothesis_settings(),
-                               "max_examples": total,
-                               "report_multiple_bugs": False,
-                               "database": _database(deterministic=not seed and
-                                                     profiles.current() == "ci")}
-    if seed:
-        options["derandomize"] = False
 
-    @settings(**options)
+    @settings(**_options(total, seed))
     @given(graph=strategy)
     def prop(graph) -> None:
         progress.tick(graph)
@@ -229,15 +218,36 @@ def fuzz(check: str, strategy: hypothesis.strategies.SearchStrategy, implementat
     try:
         prop()
     except ExampleHang:
-        number, path, why = hung[-1]
-        error = ClauseViolation(hang_clause, f"example {number} of {total} {why} (a hang); "
-                                        f"reproducer: {path}", "hang")
-        error.add_note(f"reproducer: {path}")
-        raise error from None
+        raise _hang(hang_clause, total, *hung[-1]) from None
     except BaseException as exc:
         _record_replay(exc, seed, written)
         raise
     return progress.count
+
+
+def _options(total: int, seed: str | None) -> dict[str, Any]:
+    """The hypothesis settings of one run.
+
+    One failure per test, so it is attributed to one clause (the plug-in reads a single
+    ClauseViolation); further bugs show up once the first is fixed. The profile comes in
+    as ``parent``: ``prop``'s source, which seeds derandomized runs, stays as it was, so
+    ci draws the graphs that fuzz/FINDINGS.md measured.
+    """
+    options: dict[str, Any] = {"parent": profiles.hypothesis_settings(), "max_examples": total,
+                               "report_multiple_bugs": False,
+                               "database": _database(deterministic=not seed and
+                                                     profiles.current() == "ci")}
+    if seed:
+        options["derandomize"] = False
+    return options
+
+
+def _hang(clause: str, total: int, number: int, path: Path, why: str) -> ClauseViolation:
+    """The failure of a run stopped by an example past its limit, charged to ``clause``."""
+    error = ClauseViolation(clause, f"example {number} of {total} {why} (a hang); "
+                                    f"reproducer: {path}", "hang")
+    setattr(error, "__notes__", [f"reproducer: {path}"])  # noqa: B010 - as add_note does
+    return error
 
 
 def _record_replay(exc: BaseException, seed: str | None, written: list[Path]) -> None:

@@ -38,7 +38,7 @@ class Heap:
 
     def arrays(self) -> list[tuple]:
         """The labels of the labelled buffers alive now."""
-        return [buf.label for buf in self.live.values()]
+        return [buf.label for buf in self.live.values() if buf.label is not None]
 
     def touch(self, extra: int = 0) -> None:
         self.peak = max(self.peak, self.current + extra)
