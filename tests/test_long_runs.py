@@ -92,3 +92,22 @@ def test_reference_passes_the_full_fuzz_profile_with_a_fixed_seed(tmp_path):
                    env={"FORGET_FUZZ_FAILURES": str(tmp_path / "failures"),
                         "FORGET_FUZZ_DATABASE": str(tmp_path / "db")}, timeout=3600)
     assert proc.returncode == 0, proc.stdout[-3000:]
+
+
+def test_an_outer_timer_survives_the_example_limit():
+    import signal
+
+    fired = []
+    previous = signal.signal(signal.SIGALRM, lambda *a: fired.append(1))
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 30)
+        with property_runner._time_limit(5):
+            pass
+        left = signal.getitimer(signal.ITIMER_REAL)[0]
+        assert 25 < left <= 30  # pytest-timeout's alarm is still set
+        with property_runner._time_limit(60):  # the outer fires first: left alone
+            assert signal.getitimer(signal.ITIMER_REAL)[0] <= 30
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert not fired
