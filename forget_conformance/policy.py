@@ -28,6 +28,9 @@ The one place that says why each tolerance is what it is.
 * CPU vs GPU (``cross_device``): different kernels (cuBLAS, cuDNN, fused
   reductions). Tolerances follow the dtype's precision, as in Chainer's tests.
 * Numerical gradients (``numerical``): central differences in float64.
+* Memory (D2): what the graph keeps after forward may exceed the memory model by
+  ``MEMORY_PER_CALL_BYTES`` per forget call, a fixed overhead that does not grow with
+  the data.
 """
 
 from __future__ import annotations
@@ -37,6 +40,10 @@ from dataclasses import dataclass
 import numpy as np
 
 REASSOCIATION_ULPS = 16
+#: D2: bytes a forget call may keep beyond what the memory model predicts, a fixed overhead
+#: per call (bookkeeping such as a 0-d array), not an intermediate result, which grows with
+#: the data. ``fuzz/compare.py`` inlines it (``PER_CALL_BYTES``).
+MEMORY_PER_CALL_BYTES = 16
 
 
 @dataclass(frozen=True)

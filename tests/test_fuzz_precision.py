@@ -96,3 +96,7 @@ def test_inlined_lower_precision_rule_agrees_with_policy(dtype, through):
         actual.flat[5] += ulps * eps * np.abs(expected).max()
         assert compare.mismatch(actual, expected, through=through) == policy.mismatch(
             actual, expected, policy.same_kernels(dtype, through))
+
+
+def test_inlined_memory_allowance_agrees_with_policy():
+    assert compare.PER_CALL_BYTES == policy.MEMORY_PER_CALL_BYTES
