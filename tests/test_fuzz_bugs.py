@@ -62,8 +62,10 @@ def test_ci_reaches_every_feature(suite):
 def test_ci_examples_accept_correct_variants(name):
     """A fixed overhead per forget call (a 0-d float32 kept per call) is not D2."""
     covered = [g for g in ci_graphs("differential") if oracle.retained_limit(g) is not None]
-    assert first_violation(f"tests.broken.fuzz_bugs:{name}", "differential") is None
     assert len(covered) >= 100
+    forget = impl.resolve(f"tests.broken.fuzz_bugs:{name}").forget
+    for graph in covered[:100]:  # where the memory model covers the graph: D2 is checked
+        oracle.check_differential(graph, forget, "@numpy")
 
 
 def test_a_d2_failure_names_the_arrays_kept_beyond_the_model():
