@@ -3,8 +3,6 @@ follows them, and a hang or crash charged to its own test's clause."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 
 import pytest
@@ -58,18 +56,56 @@ def test_progress_records_are_records():
     assert '"event": "progress"' in line and '"elapsed": 1.2' in line
 
 
-def _child(code: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", code], start_new_session=True)
+class _Clock:
+    """Time that passes only when the watchdog sleeps; ``on_sleep`` runs at each step."""
+
+    def __init__(self, on_sleep) -> None:
+        self.now, self.on_sleep = 0.0, on_sleep
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+        self.on_sleep(self.now)
 
 
-def test_the_watchdog_follows_progress_and_stops_silence(tmp_path):
+class _Child:
+    """A child process that runs until ``until`` (clock time), or until killed."""
+
+    def __init__(self, clock: _Clock, until: float) -> None:
+        self.clock, self.until, self.killed = clock, until, False
+
+    def poll(self):
+        return 0 if self.killed or self.clock.now >= self.until else None
+
+
+def _watch(monkeypatch, tmp_path, every: float | None, until: float, limit: float):
     results = tmp_path / "results.jsonl"
-    chatty = _child(f"import time\nfor i in range(12):\n    open({str(results)!r}, 'a')"
-                    f".write('{{}}\\n'); time.sleep(0.25)")
-    assert supervisor._watch(chatty, results, silence_limit=1.5) is None  # 3 s, never silent
-    silent = _child("import time; time.sleep(30)")
-    assert "no progress for 2 s" in supervisor._watch(silent, tmp_path / "none", 1.5)
-    silent.wait(10)
+    results.touch()
+
+    def write(now: float) -> None:  # a progress record every ``every`` seconds
+        if every and round(now / 0.2) % round(every / 0.2) == 0:
+            with results.open("a") as out:
+                out.write(records.dumps(records.progress("t", int(now), 0, now, 0)) + "\n")
+
+    clock = _Clock(write)
+    child = _Child(clock, until)
+    monkeypatch.setattr(supervisor, "time", clock)
+    monkeypatch.setattr(supervisor, "stop_group", lambda proc, grace=2.0: setattr(
+        proc, "killed", True))
+    return supervisor._watch(child, results, limit), clock.now
+
+
+def test_the_watchdog_follows_progress_records(monkeypatch, tmp_path):
+    # a test running 10 min, silent between progress records 10 s apart: never killed
+    why, when = _watch(monkeypatch, tmp_path, every=10, until=600, limit=75)
+    assert why is None and when >= 600
+
+
+def test_the_watchdog_stops_silence(monkeypatch, tmp_path):
+    why, when = _watch(monkeypatch, tmp_path, every=None, until=600, limit=75)
+    assert why == "no progress for 75 s: the run was killed" and 75 < when < 76
 
 
 def test_a_hang_is_charged_to_its_tests_own_clause_only():
