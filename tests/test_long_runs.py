@@ -3,8 +3,6 @@ follows them, and a hang or crash charged to its own test's clause."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from forget_conformance import impl, profiles, records, supervisor, verdicts
@@ -29,14 +27,13 @@ def test_an_example_past_its_limit_is_a_hang_of_the_tests_clause_with_its_reprod
         monkeypatch, tmp_path):
     monkeypatch.setenv(property_runner.ENV_EXAMPLE_TIMEOUT, "1")
     log = property_runner.FuzzLog()
-    start = time.monotonic()
     with pytest.raises(ClauseViolation) as info:
         targets.run("shared_parameters", impl.resolve("tests.broken.faulty:spins_once"),
                     "@numpy", log)
-    assert time.monotonic() - start < 30  # stopped at once: no shrinking of a hang
     error = info.value
     assert error.clause_id == "T3" and error.symptom == "hang"  # the test's own clause
-    assert "ran past its limit of 1 s" in str(error) and "example 1 of" in str(error)
+    assert "ran past its limit of 1 s" in str(error)
+    assert f"example {log.progress.count} of " in str(error)  # the last run: not shrunk
     (path,) = log.reproducers
     assert path.parent == tmp_path / "failures" and f"reproducer: {path}" in error.__notes__
 
