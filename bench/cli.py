@@ -1,11 +1,15 @@
 """``forget-bench``: memory and time of ``forget`` implementations, side by side.
 
-Exit status: 0 success; 1 a ratio regressed past its threshold against
-``--compare`` (or an implementation failed a case the baseline has); 2 usage
-error before anything ran (bad implementation, workload, number or output path;
-unreadable baseline; a case the memory model says cannot fit); 3 no device was
-usable, or ``--compare`` compared no case; 130 / 143 interrupted by SIGINT /
-SIGTERM (nothing written).
+``forget-bench --impl ...`` measures (and gates with ``--compare``);
+``forget-bench history PATH --html OUT.html`` draws a history written by ``--history``.
+
+Exit status: 0 success (an "inconclusive" time comparison included); 1 a gated
+ratio regressed past its threshold against ``--compare`` (or an implementation
+failed a case the baseline has); 2 usage error (bad implementation, workload,
+number or output path; unreadable or implausible baseline; a case the memory
+model says cannot fit; figures too implausible to write); 3 no device was usable,
+or ``--compare`` compared no case; 130 / 143 interrupted by SIGINT / SIGTERM
+(nothing written).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from forget_conformance import devices
-from forget_conformance.bench import gate, measure, report, workloads
+from forget_conformance.bench import gate, history, measure, report, workloads
 from forget_conformance.bench.plot import plot_depth_sweep
 from forget_conformance.bench.results import TIME_RATIOS
 from forget_conformance.impl import resolve
@@ -34,11 +38,14 @@ from forget_conformance.options import (
 )
 
 PROG = "forget-bench"
+TIME_RETRIES = 2  # times a case with an inconclusive or regressed time is timed again
 SIDE_BY_SIDE = ("reference", "chainer")
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = Parser(prog=PROG, description=__doc__.splitlines()[0])
+    p = Parser(prog=PROG, description=__doc__.splitlines()[0],
+               epilog=f"{PROG} history PATH --html OUT.html draws a --history file "
+                      "(docs/benchmarking.md).")
     p.add_argument("--impl", required=True, help="MODULE:ATTR, or 'reference' / 'chainer'")
     p.add_argument("--device", choices=devices.CHOICES, default="cpu")
     p.add_argument("--workloads", nargs="+", default=list(workloads.WORKLOADS), metavar="NAME",
@@ -55,10 +62,21 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--only-impl", action="store_true",
                    help="run only --impl, not reference and chainer beside it")
     p.add_argument("--json", metavar="PATH", help="write the full report here (atomically)")
-    p.add_argument("--compare", metavar="BASELINE.json", help="gate against this report")
+    p.add_argument("--compare", metavar="BASELINE",
+                   help="gate against this report: a path, or a shipped baseline's name "
+                        f"({', '.join(report.shipped_baselines())})")
+    p.add_argument("--gate", choices=gate.MODES, default=None,
+                   help="ratios the gate compares: memory (deterministic), time, or all "
+                        "(default: memory when $CI is set, as on CI runners; else all)")
+    p.add_argument("--history", metavar="PATH.jsonl",
+                   help="append one JSON line per measured case (commit, date, versions, "
+                        "device, ratios and intervals); draw with 'forget-bench history'")
+    p.add_argument("--commit", metavar="ID",
+                   help="the commit --history records (default: git rev-parse HEAD here)")
     p.add_argument("--max-regression", type=non_negative_float, default=gate.DEFAULT_TIME_PCT,
                    metavar="PCT",
-                   help="allowed growth of time ratios, in percent (default %(default)s)")
+                   help="allowed growth of time ratios, in percent (default %(default)s); "
+                        "a regression only when the whole 95%% interval is past it")
     p.add_argument("--max-memory-regression", type=non_negative_float,
                    default=gate.DEFAULT_MEMORY_PCT,
                    metavar="PCT",
@@ -70,15 +88,32 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["history"]:
+        return guarded(PROG, lambda: history.main(argv[1:], f"{PROG} history"))
     args = _parser().parse_args(argv)
+    if args.gate is None:
+        args.gate = default_gate()
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())  # MODULE:ATTR may name a module here
     return guarded(PROG, lambda: _run(args))
 
 
+def default_gate() -> str:
+    """``memory`` on a CI runner (``$CI`` set, as GitHub Actions, GitLab CI and most
+    others do): shared runners make time noisy, memory is exact; ``all`` elsewhere."""
+    return "memory" if os.environ.get("CI", "").lower() not in ("", "0", "false") else "all"
+
+
 def _run(args: argparse.Namespace) -> int:
     check_outputs({"--json": args.json, "--plot": args.plot,
                    "--plot (GPU)": _gpu_plot(args.plot) if args.device != "cpu" else None})
+    if args.history:
+        check_outputs({"--history": args.history})
+        commit: str | None = args.commit or history.git_commit()
+        if commit is None:
+            raise UsageError("--history: no commit to record (not in a git checkout); "
+                             "pass --commit ID")
     unknown = [w for w in args.workloads if w not in workloads.WORKLOADS]
     if unknown:
         raise UsageError(
@@ -111,6 +146,12 @@ def _run(args: argparse.Namespace) -> int:
 
     code = _gate(args, rows, baseline, impls, plan) if baseline is not None else 0
     print(report.format_table([r for r in rows if r.depth == args.depth]))
+    wrong = report.implausible_rows(rows)
+    if wrong and (args.json or args.history):
+        raise UsageError(f"not writing {args.json or args.history}: {len(wrong)} implausible "
+                         f"rows (noise this large, or a broken meter; rerun): {wrong[0]}")
+    if args.history:
+        history.append(args.history, [r for r in rows if r.impl == args.impl], str(commit))
     if args.json:
         extra = {"impls": {i.name: i.target for i in impls}, "skipped": skipped,
                  "plan": {"depth": plan.depth, "sweep": list(plan.sweep_depths),
@@ -119,7 +160,7 @@ def _run(args: argparse.Namespace) -> int:
         report.write_json(args.json, report.build_report(args.impl, rows, extra))
     if args.plot:
         for device in {r.device for r in rows}:
-            path = args.plot if device == devices.CPU else _gpu_plot(args.plot)
+            path = str(args.plot if device == devices.CPU else _gpu_plot(args.plot))
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             if not plot_depth_sweep(rows, path, args.impl, device):
                 print("--plot: no workload was swept over depth; nothing plotted",
@@ -143,27 +184,29 @@ def _check_fits(plan: measure.Plan, device: str) -> None:
 
 def _gate(args: argparse.Namespace, rows: list, baseline: tuple[str, list], impls: list,
           plan: measure.Plan) -> int:
-    """Compare with the baseline; time regressions are timed again (up to
-    ``gate.TIME_RETRIES`` times, each row keeping its best) before they count."""
+    """Compare with the baseline. Cases whose time is inconclusive or regressed are
+    timed again (up to ``TIME_RETRIES`` times), their new rounds pooled with the
+    earlier ones, so the interval narrows before the verdict is final."""
     base_impl, base_rows = baseline
     base_rows = [r for r in base_rows if r.impl in (base_impl, measure.PLAIN_IMPL)]
     gated = [i for i in impls if i.name == args.impl]
 
-    def compare() -> list[gate.Regression]:
+    def compare() -> list[gate.Finding]:
         current = [r for r in rows if r.impl in (args.impl, measure.PLAIN_IMPL)]
-        return gate.compare(current, base_rows, args.max_regression, args.max_memory_regression)
+        return gate.compare(current, base_rows, args.max_regression,
+                            args.max_memory_regression, args.gate)
 
     found = compare()
-    for _ in range(gate.TIME_RETRIES):
-        slow = {f.key for f in found if f.ratio in TIME_RATIOS}
-        if not slow:
+    for _ in range(TIME_RETRIES):
+        unsure = {f.key for f in found if f.ratio in TIME_RATIOS}
+        if not unsure:
             break
-        print(f"gate: {len(slow)} case(s) over the time threshold; timing them again",
+        print(f"gate: {len(unsure)} case(s) at or over the time threshold; timing them again",
               file=sys.stderr)
-        measure.retime(rows, slow, gated, plan)
+        measure.retime(rows, unsure, gated, plan)
         found = compare()
-    for regression in found:
-        print(gate.describe(regression), file=sys.stderr)
+    for finding in found:
+        print(gate.describe(finding), file=sys.stderr)
     measured = {r.key for r in rows if r.impl == args.impl}
     baseline_keys = {b.key for b in base_rows if b.impl == base_impl}
     for key in sorted(baseline_keys - measured, key=str):
@@ -171,10 +214,14 @@ def _gate(args: argparse.Namespace, rows: list, baseline: tuple[str, list], impl
         print(f"gate: not measured: {workload}/{strategy}/depth {depth} on {device}",
               file=sys.stderr)
     compared = len(baseline_keys & measured)
-    print(f"gate: {args.impl} vs baseline {base_impl} ({args.compare}): {compared} cases, "
-          f"{len(found)} regressions (memory +{args.max_memory_regression:g}%, "
-          f"time +{args.max_regression:g}%)", file=sys.stderr)
-    if found:
+    failed = gate.regressions(found)
+    limits = {"memory": f"memory +{args.max_memory_regression:g}%",
+              "time": f"time +{args.max_regression:g}% (whole 95% interval)"}
+    shown = [limits[m] for m in ("memory", "time") if args.gate in (m, "all")]
+    print(f"gate {args.gate}: {args.impl} vs baseline {base_impl} ({args.compare}): "
+          f"{compared} cases, {len(failed)} regressions, {len(found) - len(failed)} "
+          f"inconclusive ({', '.join(shown)})", file=sys.stderr)
+    if failed:
         return 1
     if not compared:
         print(f"{PROG}: nothing was compared: the baseline has none of the cases measured "

@@ -6,7 +6,7 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TextIO
+from typing import Any, TextIO
 
 import chainer
 
@@ -31,7 +31,7 @@ class Plan:
     sweep_depths: tuple[int, ...] = (4, 8, 16, 32)
     sweep_workloads: tuple[str, ...] = ("elementwise", "mlp")
     strategies: tuple[str, ...] = tuple(STRATEGIES)
-    repeats: int = 7  # the fewest timed rounds
+    repeats: int = 11  # the fewest timed rounds (11 give a 98.8% interval of ranks 2 and 10)
     budget_s: float = 0.4  # rounds go on until this much time has passed
 
     def cases(self) -> list[tuple[str, int]]:
@@ -53,7 +53,7 @@ def run_case(workload: str, depth: int, impls: list[Implementation], meter: Memo
              plan: Plan) -> list[Row]:
     """Rows for one workload at one depth: plain, then each strategy for each implementation."""
     device = chainer.get_device(meter.device)
-    base = dict(device=meter.device, workload=workload, depth=depth)
+    base: dict[str, Any] = dict(device=meter.device, workload=workload, depth=depth)
     plain_graph = build_graph(workload, depth)
     plain = _measure(meter, plain_graph, None, device)
     plain_row = Row(impl=PLAIN_IMPL, strategy=PLAIN, **base)
@@ -74,58 +74,61 @@ def run_case(workload: str, depth: int, impls: list[Implementation], meter: Memo
             row.plain_retained, row.plain_peak = plain.retained, plain.peak
             strategy_rows.append(row)
         working = [i for i, r in zip(impls, strategy_rows, strict=True) if r.error is None]
-        times = time_strategy(workload, depth, strategy, working, device, plan,
-                              with_plain=not plain_row.forward_s)
-        if PLAIN_IMPL in times:
-            plain_row.forward_s = round(times[PLAIN_IMPL].forward, 6)
-            plain_row.backward_s = round(times[PLAIN_IMPL].backward, 6)
+        runs = time_strategy(workload, depth, strategy, working, device, plan,
+                             with_plain=not plain_row.forward_s)
+        if PLAIN_IMPL in runs:
+            best = timing.fastest(runs[PLAIN_IMPL])
+            plain_row.forward_s = round(best.forward, 6)
+            plain_row.backward_s = round(best.backward, 6)
         for row in strategy_rows:
-            _set_times(row, times)
+            _set_times(row, runs)
         rows += strategy_rows
     return rows
 
 
 def time_strategy(workload: str, depth: int, strategy: str, impls: list[Implementation],
                   device: chainer.backend.Device, plan: Plan,
-                  with_plain: bool = False) -> dict[str, timing.StepTimes]:
-    """The fastest interleaved runs of each implementation and of ``timer``: the same
-    segmented graph with each segment called plainly (the time ratios' denominator:
-    it differs from the implementations only by ``forget``); ``with_plain`` adds the
-    unsegmented graph (whose time the plain row shows)."""
+                  with_plain: bool = False) -> dict[str, list[timing.StepTimes]]:
+    """Each configuration's runs, round by round, timed interleaved: the
+    implementations and ``timer``, the same segmented graph with each segment
+    called plainly (the time ratios' denominator: it differs from the
+    implementations only by ``forget``); ``with_plain`` adds the unsegmented graph
+    (whose time the plain row shows)."""
     graph = build_graph(workload, depth, strategy)
     module = G.compile_graph(graph)
     configs = {"timer": G.build(graph, timing.SegmentTimer(), device, module)}
     if with_plain:
         configs[PLAIN_IMPL] = G.build(build_graph(workload, depth), None, device)
     configs.update((i.name, G.build(graph, i.forget, device, module)) for i in impls)
-    runs = timing.time_interleaved(configs, plan.repeats, plan.budget_s)
-    return {name: timing.fastest(r) for name, r in runs.items()}
+    return timing.time_interleaved(configs, plan.repeats, plan.budget_s)
 
 
-def _set_times(row: Row, times: dict[str, timing.StepTimes]) -> None:
+def _set_times(row: Row, runs: dict[str, list[timing.StepTimes]]) -> None:
+    """Fill the row's times from interleaved runs; its samples grow by the new rounds'
+    paired ratios (a case timed again pools its rounds)."""
     if row.error is None:
-        best = times[row.impl]
+        best = timing.fastest(runs[row.impl])
         row.forward_s, row.backward_s = round(best.forward, 6), round(best.backward, 6)
-        row.plain_total_s = round(times["timer"].total, 6)
-        row.expected_time_ratio = round(timing.expected_overhead(times["timer"]), 4)
+        timer = timing.fastest(runs["timer"])
+        row.plain_total_s = round(timer.total, 6)
+        row.expected_time_ratio = round(timing.expected_overhead(timer), 4)
+        row.time_samples = row.time_samples + [
+            round(r, 4) for r in timing.paired_ratios(runs[row.impl], runs["timer"])]
     row.compute_ratios()
 
 
 def retime(rows: list[Row], keys: set[tuple], impls: list[Implementation], plan: Plan) -> None:
-    """Time the cases with these keys again; each row keeps its lower time ratio."""
+    """Time the cases with these keys again, adding the new rounds to each row's."""
     by_impl = {i.name: i for i in impls}
     for key in sorted(keys):
         device_name, workload, strategy, depth = key
         group = [r for r in rows if r.key == key and r.error is None and r.impl in by_impl]
         device = chainer.get_device(device_name)
         with chainer.using_device(device):
-            times = time_strategy(workload, depth, strategy, [by_impl[r.impl] for r in group],
-                                  device, plan)
+            runs = time_strategy(workload, depth, strategy, [by_impl[r.impl] for r in group],
+                                 device, plan)
         for row in group:
-            again = Row(**{**row.to_dict(), "ratios": {}})
-            _set_times(again, times)
-            if again.ratios["time_vs_plain"] < row.ratios["time_vs_plain"]:
-                _set_times(row, times)
+            _set_times(row, runs)
 
 
 def _fill(row: Row, reading: MemoryReading, prediction: memory_model.Prediction) -> None:

@@ -10,7 +10,8 @@ from typing import Any
 from forget_conformance.atomic_write import write_atomically
 from forget_conformance.bench.results import Row
 
-SCHEMA = "forget-bench/1"
+SCHEMA = "forget-bench/2"  # /2: time ratios are medians of paired rounds, with intervals
+SHIPPED = Path(__file__).parent / "baselines"
 
 
 class ReportError(Exception):
@@ -32,12 +33,41 @@ def build_report(gated_impl: str, rows: list[Row], extra: dict[str, Any]) -> dic
     }
 
 
+def shipped_baselines() -> list[str]:
+    """The names of the baselines installed with the package."""
+    return sorted(p.stem for p in SHIPPED.glob("*.json"))
+
+
+def locate(name: str | Path) -> Path:
+    """A baseline path as given, or the shipped baseline with that name
+    (``reference-cpu``: ``bench/baselines/reference-cpu.json`` of the installed package)."""
+    path = Path(name)
+    if path.is_file() or path.suffix == ".json" or len(path.parts) > 1:
+        return path
+    shipped = SHIPPED / f"{name}.json"
+    if shipped.is_file():
+        return shipped
+    raise ReportError(f"baseline {str(name)!r} not found (shipped: "
+                      f"{', '.join(shipped_baselines()) or 'none'})")
+
+
+def implausible_rows(rows: list[Row]) -> list[str]:
+    """One line per row whose figures cannot be true (:meth:`Row.implausible`)."""
+    return [f"{r.impl} {r.workload}/{r.strategy}/depth {r.depth} on {r.device}: {why}"
+            for r in rows if (why := r.implausible())]
+
+
 def read_report(path: str | Path) -> tuple[str, list[Row]]:
-    """The gated implementation and rows of a report; :class:`ReportError` if unusable."""
+    """The gated implementation and rows of a report (a path, or a shipped baseline's
+    name); :class:`ReportError` if unusable or implausible."""
+    path = locate(path)
     try:
         data = json.loads(Path(path).read_text())
     except (OSError, ValueError) as exc:
         raise ReportError(f"cannot read baseline {str(path)!r}: {exc}") from None
+    if isinstance(data, dict) and data.get("schema") == "forget-bench/1":
+        raise ReportError(f"baseline {str(path)!r} was written by an older forget-bench "
+                          "(forget-bench/1: time ratios without intervals); write it again")
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         raise ReportError(f"baseline {str(path)!r} is not a {SCHEMA} report")
     try:
@@ -51,6 +81,10 @@ def read_report(path: str | Path) -> tuple[str, list[Row]]:
         if bad:
             raise ReportError(f"baseline {str(path)!r}: {row.workload}/{row.strategy}/depth "
                               f"{row.depth} has non-numeric ratios {bad}")
+    wrong = implausible_rows(rows)
+    if wrong:
+        raise ReportError(f"baseline {str(path)!r} is implausible ({len(wrong)} rows): "
+                          f"{wrong[0]}")
     return impl, rows
 
 
@@ -65,13 +99,14 @@ def _kib(n: int) -> str:
 
 COLUMNS = (
     "impl", "device", "workload", "strategy", "depth", "kept KiB", "model", "peak KiB",
-    "model", "kept/plain", "peak/plain", "kept/model", "peak/model", "time/plain", "expected",
+    "model", "kept/plain", "peak/plain", "kept/model", "peak/model", "time/plain [95% CI]",
+    "expected",
 )
 
 
 def format_table(rows: list[Row]) -> str:
     """A fixed-width table of the rows (markdown-compatible)."""
-    lines = [COLUMNS]
+    lines: list[tuple[str, ...]] = [COLUMNS]
     for row in rows:
         if row.error is not None:
             lines.append((row.impl, row.device, row.workload, row.strategy, str(row.depth),
@@ -84,7 +119,7 @@ def format_table(rows: list[Row]) -> str:
             _kib(row.peak), _kib(row.predicted_peak),
             _fmt(r.get("retained_vs_plain")), _fmt(r.get("peak_vs_plain")),
             _fmt(r.get("retained_vs_model")), _fmt(r.get("peak_vs_model")),
-            _fmt(r.get("time_vs_plain")),
+            _fmt_interval(r.get("time_vs_plain"), row.intervals.get("time_vs_plain")),
             _fmt(row.expected_time_ratio if row.strategy != "plain" else None),
         ))
     widths = [max(len(line[i]) for line in lines) for i in range(len(COLUMNS))]
@@ -98,3 +133,9 @@ def format_table(rows: list[Row]) -> str:
 
 def _fmt(value: float | None) -> str:
     return "" if value is None else f"{value:.3f}"
+
+
+def _fmt_interval(value: float | None, interval: list[float] | None) -> str:
+    if value is None or not interval:
+        return _fmt(value)
+    return f"{value:.3f} [{interval[0]:.2f}, {interval[1]:.2f}]"

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from forget_conformance import devices
+from forget_conformance.bench.stats import MIN_SAMPLES, median_interval
+
 PLAIN = "plain"
 
 # Ratios a baseline holds and the gate compares; larger is worse for all of them.
 MEMORY_RATIOS = ("retained_vs_plain", "peak_vs_plain", "retained_vs_model", "peak_vs_model")
 TIME_RATIOS = ("time_vs_plain",)
+# Kept bytes below the model's by more than this fraction are impossible: forget must at
+# least keep its arguments to recompute (checked on the CPU, where the model is exact).
+MODEL_FLOOR_SLACK = 0.005
 
 
 @dataclass
@@ -32,6 +38,10 @@ class Row:
     expected_time_ratio: float = 1.0
     error: str | None = None
     ratios: dict[str, float] = field(default_factory=dict)
+    # per timing round: this row's time over the plain path's in the same round
+    time_samples: list[float] = field(default_factory=list)
+    # ratio name -> [low, high], the confidence interval of its median (:mod:`.stats`)
+    intervals: dict[str, list[float]] = field(default_factory=dict)
 
     @property
     def key(self) -> tuple[str, str, str, int]:
@@ -46,14 +56,46 @@ class Row:
             "retained_vs_model": _ratio(self.retained, self.predicted_retained),
             "peak_vs_model": _ratio(self.peak, self.predicted_peak),
         }
+        intervals = {}
         if self.strategy != PLAIN:
-            total = self.forward_s + self.backward_s
             ratios["retained_vs_plain"] = _ratio(self.retained, self.plain_retained)
             ratios["peak_vs_plain"] = _ratio(self.peak, self.plain_peak)
-            if self.plain_total_s > 0:
-                ratios["time_vs_plain"] = total / self.plain_total_s
-                ratios["time_vs_expected"] = ratios["time_vs_plain"] / self.expected_time_ratio
+            if self.time_samples:
+                time = median_interval(self.time_samples)
+                ratios["time_vs_plain"] = time.value
+                ratios["time_vs_expected"] = time.value / self.expected_time_ratio
+                intervals["time_vs_plain"] = [round(time.low, 4), round(time.high, 4)]
         self.ratios = {k: round(v, 4) for k, v in ratios.items()}
+        self.intervals = intervals
+
+    def interval(self, name: str) -> tuple[float, float] | None:
+        """The confidence interval of ratio ``name``; a point for a measured-exactly
+        ratio (memory); ``None`` when the ratio is missing."""
+        if name not in self.ratios:
+            return None
+        low, high = self.intervals.get(name, (self.ratios[name],) * 2)
+        return low, high
+
+    def decisive(self, name: str) -> bool:
+        """Whether ratio ``name``'s interval is a 95% one: always for memory (counted
+        exactly); for time, when at least ``stats.MIN_SAMPLES`` rounds were timed."""
+        return name not in TIME_RATIOS or len(self.time_samples) >= MIN_SAMPLES
+
+    def implausible(self) -> str | None:
+        """Why this row cannot be a true measurement, if it cannot: forget faster than
+        the plain path beyond the interval, or keeping less than the model's floor."""
+        if self.error is not None:
+            return None
+        time = self.interval("time_vs_plain")
+        if time is not None and time[1] < 1.0 and self.decisive("time_vs_plain"):
+            return (f"time_vs_plain {self.ratios['time_vs_plain']:.3f} "
+                    f"[{time[0]:.3f}, {time[1]:.3f}] is below 1: forget faster than the "
+                    "plain path beyond noise")
+        floor = self.predicted_retained * (1 - MODEL_FLOOR_SLACK)
+        if self.device == devices.CPU and self.retained < floor:
+            return (f"kept {self.retained} bytes, below the model's floor "
+                    f"{self.predicted_retained}")
+        return None
 
     def to_dict(self) -> dict:
         return asdict(self)

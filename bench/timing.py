@@ -5,8 +5,10 @@ when other processes hold the cores this thread waits, but its CPU clock stops,
 so preemption, the largest noise on a shared 2-core machine, drops out (on a GPU:
 wall time, synchronized). Meanwhile OpenBLAS keeps to one thread and malloc to a
 warm heap (:mod:`forget_conformance.bench.steady`). The configurations of one comparison run in
-rounds, one run of each per round, in an order that rotates every round; each
-keeps its fastest run (noise only adds time), and ratios are ratios of those.
+rounds, one run of each per round, in an order that rotates every round. A time
+ratio is taken per round (:func:`paired_ratios`: this round's forget run over this
+round's plain run, so load that lasts a round slows both sides of it), and the
+figure reported is the median of those with its interval (:mod:`.stats`).
 Rounds go on until ``min_rounds`` are done and ``budget_s`` has passed (at most
 ``max_rounds``), so small workloads get more of them.
 
@@ -88,6 +90,7 @@ def run_once(built: Built) -> StepTimes:
         timer.elapsed, timer.clock = 0.0, clock
     start = clock()
     _, loss = built.forward()
+    assert loss is not None, "a workload graph has a loss"
     middle = clock()
     loss.backward()
     end = clock()
@@ -101,6 +104,7 @@ def time_interleaved(configs: dict[str, Built], min_rounds: int = 7, budget_s: f
     names = list(configs)
     runs: dict[str, list[StepTimes]] = {name: [] for name in names}
     gc_was_enabled = gc.isenabled()
+    gc.collect()
     gc.disable()
     try:
         with steady():
@@ -111,7 +115,7 @@ def time_interleaved(configs: dict[str, Built], min_rounds: int = 7, budget_s: f
                 shift = rounds % len(names)
                 for name in names[shift:] + names[:shift]:
                     times = run_once(configs[name])
-                    gc.collect()
+                    gc.collect(0)  # the run's cycles are young; a full pass costs ~10 runs
                     if rounds:
                         runs[name].append(times)
                 rounds += 1
@@ -119,6 +123,14 @@ def time_interleaved(configs: dict[str, Built], min_rounds: int = 7, budget_s: f
         if gc_was_enabled:
             gc.enable()
     return runs
+
+
+def paired_ratios(numerator: list[StepTimes], denominator: list[StepTimes]) -> list[float]:
+    """Per round, the numerator's total time over the denominator's (same round)."""
+    if len(numerator) != len(denominator):
+        raise ValueError("paired runs need the same rounds on both sides")
+    return [a.total / b.total for a, b in zip(numerator, denominator, strict=True)
+            if b.total > 0]
 
 
 def fastest(runs: list[StepTimes]) -> StepTimes:
