@@ -2,12 +2,14 @@
 """One-command set-up and entry points; needs only Python 3.10 to 3.13 with venv and pip.
 
     python3 dev.py check   # conformance on the reference and on upstream Chainer
-    python3 dev.py test    # the whole test suite (what CI runs)
+    python3 dev.py test    # the test suite (what CI runs; long self-tests left out)
+    python3 dev.py test-slow  # the long self-tests (marked slow; the nightly job)
     python3 dev.py lint    # ruff
     python3 dev.py shell   # print the command that activates the environment
     python3 dev.py bundle  # .bundle/: wheels and gpu-check.sh for an offline GPU machine
     python3 dev.py mutate  # mutation score of the reference ([--max-mutants N] [--json PATH])
     python3 dev.py typecheck  # mypy, on the package as it installs (see pyproject)
+    python3 dev.py docs    # regenerate the docs' example runs ([--check] [NAME ...])
 
 It creates ``.venv`` next to this file and installs the project into it,
 editable, with ``constraints/build.txt`` applied both to the install and to
@@ -96,6 +98,16 @@ def cmd_test(env: dict[str, str], extra: list[str]) -> int:
     return _run([PY, "-m", "pytest", "-q", "-n", "2"] + extra, env=env)
 
 
+def cmd_test_slow(env: dict[str, str], extra: list[str]) -> int:
+    """The long self-tests (``@pytest.mark.slow``) that the default run leaves out."""
+    return _run([PY, "-m", "pytest", "-q", "-n", "2", "-m", "slow"] + extra, env=env)
+
+
+def cmd_docs(env: dict[str, str], extra: list[str]) -> int:
+    """The docs' example outputs, from real runs (``--check``: fail where they drifted)."""
+    return _run([PY, ROOT / "tools" / "gen_examples.py"] + extra, env=env)
+
+
 def cmd_lint(env: dict[str, str], extra: list[str]) -> int:
     return _run([BIN / "ruff", "check", "."] + extra, env=env)
 
@@ -155,8 +167,9 @@ def cmd_bundle(env: dict[str, str], extra: list[str]) -> int:
     return 0
 
 
-COMMANDS = {"check": cmd_check, "test": cmd_test, "lint": cmd_lint, "shell": cmd_shell,
-            "bundle": cmd_bundle, "mutate": cmd_mutate, "typecheck": cmd_typecheck}
+COMMANDS = {"check": cmd_check, "test": cmd_test, "test-slow": cmd_test_slow, "lint": cmd_lint,
+            "shell": cmd_shell, "bundle": cmd_bundle, "mutate": cmd_mutate,
+            "typecheck": cmd_typecheck, "docs": cmd_docs}
 
 
 def main(argv: list[str]) -> int:

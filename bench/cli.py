@@ -24,7 +24,7 @@ from forget_conformance import devices
 from forget_conformance.bench import gate, history, measure, report, workloads
 from forget_conformance.bench.plot import plot_depth_sweep
 from forget_conformance.bench.results import TIME_RATIOS
-from forget_conformance.impl import resolve
+from forget_conformance.impl import importable, resolve
 from forget_conformance.meters import meter_for
 from forget_conformance.options import (
     Parser,
@@ -94,8 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.gate is None:
         args.gate = default_gate()
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())  # MODULE:ATTR may name a module here
+    importable([os.getcwd()])  # MODULE:ATTR may name a module here
     return guarded(PROG, lambda: _run(args))
 
 

@@ -1,4 +1,4 @@
-"""D5 (errors for a bad func), D8 (no double backpropagation) and U1 (drop-in texts).
+"""D5 (errors for a bad func), D8 (double backprop rejected or exact) and U1 (drop-in texts).
 
 The contract (D5, D8) asks for behaviour: the exception type, the facts its message
 must carry (which element, which type), and that double backprop is rejected or
@@ -12,12 +12,11 @@ import re
 
 import chainer
 import chainer.functions as F
-import numpy as np
 import pytest
 
-from forget_conformance.catalogue import ClauseViolation
-from forget_conformance.conformance.support import check_close, data, plain
-from forget_conformance.symptoms import HarnessError, Symptomatic
+from forget_conformance.conformance import second_order
+from forget_conformance.conformance.support import data
+from forget_conformance.symptoms import Symptomatic
 
 NON_CALLABLES = pytest.mark.parametrize("func", [1, None, "f"], ids=["int", "None", "str"])
 BAD_RESULTS = pytest.mark.parametrize("bad", [1, None, [1], "array"])
@@ -91,53 +90,11 @@ def test_tuple_element_error_names_position(forget, forget_device, position):
                  {f"position {position}": position_named(position), "the type int": "int"})
 
 
-def second_order(fg, device, how: str):
-    """d/dx of sum(w * dy/dx) for y = x**3 through ``fg``, by ``backward`` or ``chainer.grad``."""
-    x = chainer.Variable(data(device, (3,), np.float64))
-    w = device.send(np.array([0.5, 1.0, 2.0]))
-    y = fg(lambda a: a * a * a, x)
-    if how == "grad":
-        (gx,) = chainer.grad([F.sum(y)], [x], enable_double_backprop=True)
-        (ggx,) = chainer.grad([F.sum(gx * w)], [x]) if gx is not None else (None,)
-        return ggx
-    y.grad_var = chainer.Variable(y.xp.ones_like(y.array))
-    y.backward(enable_double_backprop=True)
-    gx = x.grad_var
-    x.cleargrad()
-    if gx is not None:
-        F.sum(gx * w).backward()
-    return x.grad_var
-
-
-def double_backprop_outcome(forget, device, how: str) -> str:
-    """D8's outcome: ``rejected`` (RuntimeError or NotImplementedError, at any step),
-    ``supported`` (second-order gradients equal the plain path's); otherwise a
-    ``ClauseViolation`` with symptom ``silently-wrong`` or ``exception:<Type>``."""
-    expected = plain(second_order, lambda f, x: f(x), device, how)
-    if expected is None:
-        raise HarnessError("the plain path gives no second-order gradient")
-    try:
-        got = second_order(forget, device, how)
-    except (RuntimeError, NotImplementedError):
-        return "rejected"
-    except Exception as exc:  # noqa: BLE001 - a crash is a symptom of its own
-        raise ClauseViolation("D8", f"double backprop crashed: {type(exc).__name__}: {exc}",
-                              f"exception:{type(exc).__name__}") from exc
-    try:
-        check_close("second-order gradient", got, expected)
-    except Symptomatic as exc:
-        raise ClauseViolation("D8", f"silently wrong: neither rejected nor correct ({exc})",
-                              "silently-wrong") from None
-    return "supported"
-
-
 @pytest.mark.clause("D8")
-@pytest.mark.parametrize("how", ["backward", "grad"])
-def test_double_backprop_rejected_or_correct(forget, forget_device, how, request):
-    outcome = double_backprop_outcome(forget, forget_device, how)
-    if outcome == "supported":
-        outcome += ": second-order gradients equal the plain path's (exceeds the contract)"
-    request.node.user_properties.append(("outcome", outcome))
+def test_double_backprop_rejected_or_exact(forget, forget_device, request):
+    """Every scenario through every route (``conformance/second_order.py``) rejected or
+    exact; ``supported`` is claimed only when all are exact."""
+    request.node.user_properties.append(("outcome", second_order.outcome(forget, forget_device)))
 
 
 # -- U1: upstream 7.8.1 byte for byte (judged at --level drop-in only) ---------------
@@ -184,8 +141,9 @@ def test_upstream_tuple_element_text(forget, forget_device, position):
 @pytest.mark.clause("U1")
 @pytest.mark.parametrize("how", ["backward", "grad"])
 def test_upstream_double_backprop_text(forget, forget_device, how):
-    same_as_upstream(lambda: second_order(forget, forget_device, how),
-                     lambda: second_order(F.forget, forget_device, how))
+    (arguments, *_) = second_order.SCENARIOS
+    same_as_upstream(lambda: second_order.second_order(forget, forget_device, arguments, how),
+                     lambda: second_order.second_order(F.forget, forget_device, arguments, how))
 
 
 @pytest.mark.clause("U1")

@@ -1,6 +1,6 @@
 """Behaviours that mutants of the reference changed without any other conformance test noticing.
 
-Found by ``dev.py mutate`` (README, "Mutation score"); each test is the plain path
+Found by ``dev.py mutate`` (docs/design.md, "Mutation score"); each test is the plain path
 as oracle for one class of surviving mutant.
 """
 

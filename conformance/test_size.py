@@ -86,13 +86,16 @@ def compare_with_plain(device, plain: Callable, forgetting: Callable) -> None:
 
 
 def call_counts(device, run: Callable) -> dict[str, int]:
-    """Calls per function made by one forward and backward through ``run``."""
+    """Calls per function made by one forward and backward through ``run``, with eager
+    gradient summation: under ``lazy_grad_sum`` Chainer's own backward does work quadratic
+    in the number of pending terms, on the plain path too."""
     profile = cProfile.Profile()
-    profile.enable()
-    try:
-        step(device, run)
-    finally:
-        profile.disable()
+    with chainer.using_config("lazy_grad_sum", False):
+        profile.enable()
+        try:
+            step(device, run)
+        finally:
+            profile.disable()
     return {pstats.func_std_string(f): v[1] for f, v in pstats.Stats(profile).stats.items()}
 
 

@@ -15,6 +15,7 @@ import sys
 import time
 
 from forget_conformance import (
+    __version__,
     catalogue,
     deviations,
     devices,
@@ -78,12 +79,37 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, help="fuzz: hypothesis seed")
     p.add_argument("--fail-fast", action="store_true",
                    help="stop at the first failing test (the verdict covers what ran)")
+    p.add_argument("--clause", action="append", metavar="ID", type=_clause_id,
+                   help="run only the tests of this clause and report only it (repeatable)")
+    p.add_argument("-k", dest="keyword", metavar="EXPR",
+                   help="run only the tests matching this pytest -k expression")
+    p.add_argument("--list-clauses", action="store_true",
+                   help="list the clauses (id, level, kind, title) and exit")
+    p.add_argument("--version", action="version",
+                   version=f"%(prog)s {__version__} (Chainer 7.8.1's forget contract)")
     return p
+
+
+def _clause_id(text: str) -> str:
+    clause_id = text.strip().upper()
+    if clause_id not in catalogue.BY_ID:
+        raise argparse.ArgumentTypeError(
+            f"unknown clause {text!r} (known: {', '.join(catalogue.BY_ID)})")
+    return clause_id
+
+
+def list_clauses() -> str:
+    """One line per clause: id, level, whether it is informational, title."""
+    return "\n".join(f"{c.id:<5}{c.level:<10}{'informational' if c.informational else 'judged':<15}"
+                     f"{c.title}" for c in catalogue.CLAUSES)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    sys.path.insert(0, os.getcwd())
+    if args.list_clauses:
+        print(list_clauses())
+        return 0
+    impl.importable([os.getcwd()])
     return guarded(PROG, lambda: _run(args))
 
 
@@ -105,7 +131,8 @@ def _run(args: argparse.Namespace) -> int:
                              profile=args.profile, timeout=args.timeout, jobs=args.jobs,
                              max_examples=args.max_examples, seed=args.seed,
                              max_restarts=args.max_restarts, level=args.level,
-                             fail_fast=args.fail_fast)
+                             fail_fast=args.fail_fast, impl_name=name,
+                             clauses=args.clause, keyword=args.keyword)
     print(f"{PROG}: {name} ({target}), "
           f"suite {args.suite}, device {args.device}, profile {args.profile}", file=sys.stderr)
     started = time.monotonic()
@@ -119,6 +146,9 @@ def _run(args: argparse.Namespace) -> int:
     theirs = upstream.rerun(opts, outcome.records) if args.upstream_oracle else None
     results = verdicts.aggregate(outcome.records, known, suite_clauses, theirs,
                                args.accept_upstream_behaviour)
+    if args.clause:
+        results = [r for r in results if r.id in args.clause]
+    report.add_reruns(results, opts)
     stale = verdicts.stale(known, results, outcome.records)
     meta = report.meta(opts, implementation, args.known_deviations)
     meta["seconds"] = round(time.monotonic() - started, 2)
@@ -141,6 +171,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.junit_xml:
         write_atomically(args.junit_xml, report.to_junit(results, meta))
     code = verdicts.exit_code(results, stale if args.strict_deviations else None)
+    report.github(results, meta, code)
     failing = ", ".join(r.id for r in results if r.status == "fail")
     errors = ", ".join(r.id for r in results if r.status == "error")
     if code == 1 and failing:

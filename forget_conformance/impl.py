@@ -5,14 +5,24 @@ alias: ``reference`` (``forget_conformance.reference.forget``, from ``forget_imp
 and ``chainer`` (upstream ``chainer.functions.forget``). The pytest option
 ``--forget-impl`` wins over the ``FORGET_IMPL`` environment variable; the default is
 ``reference``.
+
+Where ``MODULE`` is looked for is decided here too (:func:`importable`), for the CLI, the
+plug-in and ``forget-bench`` alike: the current directory (and, under pytest, the rootdir)
+come first, as ``python -m`` puts the current directory first, but never ahead of the
+harness itself, which is imported by then (a checkout's ``forget_conformance/`` folder
+cannot shadow an installed harness).
 """
 
 from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
+
+from forget_conformance import suites
 
 ENV_VAR = "FORGET_IMPL"
 DEFAULT = "reference"
@@ -42,6 +52,28 @@ class Implementation:
 def chosen_name(option: str | None = None) -> str:
     """The implementation name in force: the option, else ``$FORGET_IMPL``, else the default."""
     return option or os.environ.get(ENV_VAR) or DEFAULT
+
+
+HARNESS = Path(__file__).resolve().parent
+
+
+def importable(folders: Iterable[str | os.PathLike]) -> list[str]:
+    """Put ``folders`` at the front of ``sys.path`` (in the order given) so that an
+    implementation's ``MODULE`` is found there; return those added.
+
+    A folder already on the path, or inside the harness's own package, is left out. The
+    harness package is imported before this runs, so its subpackages keep coming from
+    where it was installed whatever these folders hold.
+    """
+    added: list[str] = []
+    for folder in folders:
+        path = Path(folder).resolve()
+        inside = [HARNESS, *suites.roots()]
+        if any(path == p or p in path.parents for p in inside) or str(path) in sys.path + added:
+            continue
+        added.append(str(path))
+    sys.path[:0] = added
+    return added
 
 
 def resolve(name: str) -> Implementation:

@@ -4,9 +4,10 @@ Options: ``--forget-impl MODULE:ATTR`` (or ``$FORGET_IMPL``; aliases ``reference
 ``chainer``), ``--forget-device cpu|gpu|all`` (or ``$FORGET_DEVICE``),
 ``--forget-profile ci|dev|full|nightly`` (or ``$FORGET_PROFILE``), ``--forget-level
 contract|drop-in`` (drop-in clauses are skipped at ``contract``),
-``--forget-known-deviations FILE`` (marks those clauses' tests xfail) and
-``--forget-results PATH`` (one JSON line per collected test and per test phase, read by
-the CLI).
+``--forget-known-deviations FILE`` (a failure an entry of FILE excuses is reported as
+xfail, as the CLI accepts it: same entries, same matching, in ``verdicts``; stale entries
+are listed at the end) and ``--forget-results PATH`` (one JSON line per collected test and
+per test phase, read by the CLI).
 
 Installed, it is loaded into every pytest run of the environment, so it stays inert
 there: it imports neither Chainer nor hypothesis, loads no hypothesis profile, touches
@@ -33,6 +34,7 @@ from forget_conformance import (
     records,
     suites,
     symptoms,
+    verdicts,
 )
 
 LEVELS = catalogue.LEVELS
@@ -51,7 +53,7 @@ class Choice:
 
 CHOICE_KEY = pytest.StashKey[Choice]()
 ACTIVE_KEY = pytest.StashKey[bool]()
-KNOWN_KEY = pytest.StashKey[dict[str, str]]()
+KNOWN_KEY = pytest.StashKey[list[deviations.Entry]]()
 RESULTS_KEY = pytest.StashKey["TextIO | None"]()
 
 
@@ -69,7 +71,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--forget-level", default="contract", choices=LEVELS,
                     help="contract (default) or drop-in (also upstream 7.8.1's exact behaviour)")
     group.addoption("--forget-known-deviations", default=None, metavar="FILE",
-                    help="clauses listed there are expected to fail (xfail, not strict)")
+                    help="known deviations (path or shipped name): a failure an entry "
+                         "excuses (clause, test and symptom, as the CLI) is an xfail; "
+                         "stale entries are listed at the end")
+    group.addoption("--forget-clause", action="append", default=None, metavar="ID",
+                    help="run only the tests of this clause (repeatable)")
     group.addoption("--forget-results", default=None, metavar="PATH",
                     help="append one JSON line per test phase to PATH")
 
@@ -140,10 +146,12 @@ def pytest_configure(config: pytest.Config) -> None:
         enter_harness(config)
     known = config.getoption("--forget-known-deviations")
     try:
-        config.stash[KNOWN_KEY] = {e.clause: e.reason for e in deviations.load(known)
-                                   } if known else {}
+        config.stash[KNOWN_KEY] = deviations.load(known) if known else []
     except deviations.DeviationsError as exc:
         raise pytest.UsageError(f"forget-conformance: {exc}") from None
+    if config.stash[KNOWN_KEY]:
+        config.pluginmanager.register(DeviationLog(config.stash[KNOWN_KEY]),
+                                      "forget-conformance-deviations")
     path = config.getoption("--forget-results")
     try:
         config.stash[RESULTS_KEY] = open(path, "a", encoding="utf-8") if path else None  # noqa: SIM115
@@ -175,9 +183,25 @@ def clause_ids(item: pytest.Item) -> tuple[str, ...]:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    chosen = config.stash[CHOICE_KEY]
+    if chosen.problem and any(name.startswith("forget_") for item in items
+                              for name in getattr(item, "fixturenames", ())):
+        # A foreign suite that uses the forget_* fixtures: one line, exit 4, no traceback.
+        raise pytest.UsageError(f"forget-conformance: {chosen.problem}")
     roots = suites.roots()
-    known = config.stash[KNOWN_KEY]
     level = config.getoption("--forget-level")
+    wanted = config.getoption("--forget-clause")
+    if wanted:
+        for clause_id in wanted:
+            try:
+                catalogue.get(clause_id)
+            except KeyError as exc:
+                raise pytest.UsageError(f"forget-conformance: {exc.args[0]}") from None
+        keep = [i for i in items if set(clause_ids(i)) & set(wanted)]
+        dropped = [i for i in items if not set(clause_ids(i)) & set(wanted)]
+        if dropped:
+            config.hook.pytest_deselected(items=dropped)
+            items[:] = keep
     for item in items:
         if not (is_active(config) or any(root in item.path.parents for root in roots)):
             continue  # a foreign test's own ``clause`` mark is none of our business
@@ -190,10 +214,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         skip = item.get_closest_marker("skip")
         _emit(config, records.collected(item.nodeid, ids,
                                         skip.kwargs.get("reason", "skipped") if skip else None))
-        declared = [c for c in ids if c in known]
-        if declared:
-            reason = "; ".join(f"{c}: {known[c]}" for c in declared)
-            item.add_marker(pytest.mark.xfail(reason=f"known deviation {reason}", strict=False))
 
 
 def _emit(config: pytest.Config, record: records.Record) -> None:
@@ -237,7 +257,8 @@ def report_record(item: pytest.Item, call: pytest.CallInfo, report: pytest.TestR
     return records.phase_report(
         item.nodeid, status, clause_ids(item), message.splitlines()[0][:500] if message else "",
         when=report.when, symptom=symptom, violated=violated, reproducer=reproducer,
-        outcome=next((v for k, v in item.user_properties if k == "outcome"), None))
+        outcome=next((v for k, v in item.user_properties if k == "outcome"), None),
+        seconds=round(report.duration, 4))
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -249,10 +270,46 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo
                               ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
-    if item.config.stash.get(RESULTS_KEY, None) is not None and (
-            report.when == "call" or report.outcome != "passed"):
-        _emit(item.config, report_record(item, call, report))
+    entries = item.config.stash.get(KNOWN_KEY, [])
+    if report.when != "call" and report.outcome == "passed":
+        return report
+    if item.config.stash.get(RESULTS_KEY, None) is None and not entries:
+        return report
+    record = report_record(item, call, report)  # the failure as it is, before any excuse
+    _emit(item.config, record)
+    if entries:
+        report.forget_record = record  # type: ignore[attr-defined]  # DeviationLog reads it
+        accepted = verdicts.excused(entries, record) if report.failed else []
+        if accepted:
+            report.outcome = "skipped"
+            report.wasxfail = "known deviation " + "; ".join(
+                f"{e.label()}: {e.reason}" for e in accepted)
     return report
+
+
+class DeviationLog:
+    """Registered when a known-deviations file is given: keeps each test phase's record (as
+    the CLI reads them; on the xdist controller too) and, at the end, says which failures
+    the file accepted and which of its entries are stale, by the CLI's own code."""
+
+    def __init__(self, entries: list[deviations.Entry]) -> None:
+        self.entries = entries
+        self.seen: list[records.Record] = []
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        record = getattr(report, "forget_record", None)
+        if record is not None:
+            self.seen.append(record)
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        results = verdicts.aggregate(self.seen, self.entries)
+        accepted = [c for r in results for c in r.checks if c.status == "xfail"]
+        terminalreporter.write_sep("-", "forget-conformance known deviations")
+        terminalreporter.write_line(f"{len(accepted)} failing check(s) accepted by "
+                                    f"{len({c.accepted_by for c in accepted})} entries")
+        for e in verdicts.stale(self.entries, results, self.seen):
+            terminalreporter.write_line(f"stale deviation: {e.label()} ({e.where}) matched no "
+                                        "failure although a test it names ran")
 
 
 # ---------------------------------------------------------------- fixtures
@@ -262,8 +319,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo
 @pytest.fixture(scope="session")
 def forget_implementation(request: pytest.FixtureRequest) -> impl.Implementation:
     """The implementation under test."""
+    config = request.config
+    # As the CLI finds it: the directory pytest was started in, then the rootdir.
+    impl.importable([config.invocation_params.dir, config.rootpath])
     try:
-        return impl.resolve(request.config.stash[CHOICE_KEY].impl)
+        return impl.resolve(config.stash[CHOICE_KEY].impl)
     except impl.ImplementationError as exc:
         pytest.exit(f"forget-conformance: {exc}", returncode=2)
 
@@ -280,7 +340,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "forget_device" in metafunc.fixturenames:
         chosen = metafunc.config.stash[CHOICE_KEY]
         if chosen.problem:
-            raise pytest.UsageError(f"forget-conformance: {chosen.problem}")
+            if hasattr(metafunc.config, "workerinput"):  # an xdist worker: a collection error
+                raise pytest.UsageError(f"forget-conformance: {chosen.problem}")
+            return  # pytest_collection_modifyitems says it, as a usage error (exit 4)
         specs = devices.selected(chosen.device)
         ids = ["cpu" if s == devices.CPU else "gpu" for s in specs]
         metafunc.parametrize("forget_device", specs, ids=ids, indirect=True)

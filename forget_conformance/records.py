@@ -60,6 +60,7 @@ class PhaseReport(TypedDict):
     symptom: str | None
     outcome: str | None
     reproducer: str | None
+    seconds: float | None  # the phase's duration as pytest measured it
 
 
 class Progress(TypedDict):
@@ -93,10 +94,12 @@ def progress(nodeid: str, done: int, total: int, elapsed: float, failures: int) 
 def phase_report(nodeid: str, status: Status, clauses: typing.Sequence[str], message: str = "",
                  *, when: Literal["setup", "call", "teardown"] = "call",
                  symptom: str | None = None, violated: str | None = None,
-                 outcome: str | None = None, reproducer: str | None = None) -> PhaseReport:
+                 outcome: str | None = None, reproducer: str | None = None,
+                 seconds: float | None = None) -> PhaseReport:
     return PhaseReport(event="report", nodeid=nodeid, when=when, status=status,
                        clauses=list(clauses), violated=violated, message=message,
-                       symptom=symptom, outcome=outcome, reproducer=reproducer)
+                       symptom=symptom, outcome=outcome, reproducer=reproducer,
+                       seconds=seconds)
 
 
 def dumps(record: Record) -> str:
@@ -131,6 +134,17 @@ class Check:
     classification: str | None = None  # new defect / inherits upstream / fixes upstream
     accepted_by: str | None = None  # the deviation entry, or "upstream behaviour"
     reproducer: str | None = None
+    rerun: str | None = None  # a shell command that reruns just this test on this implementation
+
+
+@dataclass
+class Case:
+    """One test run for a clause: its full node id, final pytest status and duration."""
+
+    test: str  # forget_conformance/<suite>/<file>.py::<name>
+    status: Status
+    seconds: float | None = None
+    message: str = ""  # why it failed or was skipped (its first line)
 
 
 @dataclass
@@ -150,6 +164,7 @@ class ClauseResult:
     symptoms: list[str] = field(default_factory=list)
     classification: str | None = None
     checks: list[Check] = field(default_factory=list)
+    cases: list[Case] = field(default_factory=list)  # every test of the clause that was run
 
 
 class Implementation(TypedDict):
@@ -192,7 +207,7 @@ class Report(TypedDict):
 
 
 SCHEMA = "forget-conformance/report"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 def report_schema() -> dict[str, Any]:

@@ -45,3 +45,37 @@ def missing(choice: str) -> list[str]:
 def roots() -> list[Path]:
     """Resolved folders of every installed suite (to tell the harness's tests from others)."""
     return [path.resolve() for name in PACKAGES if (path := folder(name)) is not None]
+
+
+def full_id(nodeid: str, root: str | Path) -> str:
+    """A node id of a run whose rootdir is ``root``, as the same for every installation:
+    relative to the harness's package, ``forget_conformance/conformance/test_x.py::test[cpu]``."""
+    path, sep, rest = nodeid.partition("::")
+    absolute = (Path(root) / path).resolve()
+    for name in PACKAGES:
+        found = folder(name)
+        if found is not None and (found.resolve() == absolute or found.resolve() in
+                                  absolute.parents):
+            relative = absolute.relative_to(found.resolve()).as_posix()
+            return f"forget_conformance/{name}/{relative}{sep}{rest}"
+    return nodeid
+
+
+def locate(test: str) -> str:
+    """A full node id (:func:`full_id`) as pytest takes it on its command line: the test
+    file's absolute path in this installation, then ``::`` and the test."""
+    path, sep, rest = test.partition("::")
+    parts = Path(path).parts
+    if len(parts) > 2 and parts[0] == "forget_conformance" and parts[1] in PACKAGES:
+        found = folder(parts[1])
+        if found is not None:
+            return f"{found.joinpath(*parts[2:])}{sep}{rest}"
+    return test
+
+
+def pyargs(test: str) -> str:
+    """A full node id as ``pytest --pyargs`` takes it:
+    ``forget_conformance.conformance.test_x::test``."""
+    path, sep, rest = test.partition("::")
+    module = path.removesuffix(".py").replace("/", ".")
+    return f"{module}{sep}{rest}"

@@ -28,6 +28,14 @@ from forget_conformance.records import read as read_records
 
 MAX_RESTARTS = 25
 
+#: The child's ``python -c``: pytest, without the current directory that ``-c`` (like ``-m``)
+#: puts first on ``sys.path``, so that a checkout's ``forget_conformance/`` folder cannot
+#: shadow the installed harness (xdist workers copy this path). The plug-in makes the
+#: current directory importable for ``MODULE:ATTR`` once the harness is imported
+#: (``impl.importable``).
+CHILD_BOOT = ("import sys; sys.path[:1] = [] if sys.path[:1] == [''] else sys.path[:1]; "
+              "import pytest; sys.exit(pytest.console_main())")
+
 
 @dataclass
 class RunOptions:
@@ -40,10 +48,14 @@ class RunOptions:
     max_examples: int | None = None
     seed: int | None = None
     level: str = "contract"
-    select: list[str] | None = None  # node ids: run only these (the upstream oracle's rerun)
+    select: list[str] | None = None  # full node ids: run only these (the upstream oracle's rerun)
+    clauses: list[str] | None = None  # run only the tests of these clauses (--clause)
+    keyword: str | None = None  # pytest's -k
     max_restarts: int = MAX_RESTARTS
     fail_fast: bool = False
     extra_env: dict[str, str] = field(default_factory=dict)
+    impl_name: str | None = None  # as the user named it (an alias, or MODULE:ATTR)
+    progress: bool = True  # pytest's progress on stderr (off: the upstream oracle's rerun)
 
 
 @dataclass
@@ -57,9 +69,8 @@ class RunResult:
 def _command(opts: RunOptions, results: Path, deselect: list[str]) -> list[str]:
     paths = suites.paths(opts.suite)
     root = os.path.commonpath(paths)
-    targets = map(str, paths) if opts.select is None else (
-        os.path.join(root, nodeid) for nodeid in opts.select)
-    cmd = [sys.executable, "-m", "pytest", *targets, "--rootdir", root,
+    targets = map(str, paths) if opts.select is None else map(suites.locate, opts.select)
+    cmd = [sys.executable, "-c", CHILD_BOOT, *targets, "--rootdir", root,
            "-c", str(Path(__file__).with_name("suite.ini")),
            "-q", "--no-header", "--tb=no", "-rN", "-p", "no:cacheprovider",
            "--forget-impl", opts.impl, "--forget-device", opts.device,
@@ -70,6 +81,10 @@ def _command(opts: RunOptions, results: Path, deselect: list[str]) -> list[str]:
         cmd += ["-n", str(opts.jobs)]
     if opts.fail_fast:
         cmd.append("-x")
+    for clause in opts.clauses or ():
+        cmd += ["--forget-clause", clause]
+    if opts.keyword:
+        cmd += ["-k", opts.keyword]
     for nodeid in deselect:
         cmd += ["--deselect", nodeid]
     return cmd
@@ -77,8 +92,6 @@ def _command(opts: RunOptions, results: Path, deselect: list[str]) -> list[str]:
 
 def _env(opts: RunOptions) -> dict[str, str]:
     env = dict(os.environ, **opts.extra_env)
-    path = [os.getcwd()] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
-    env["PYTHONPATH"] = os.pathsep.join(path)
     env.pop("FORGET_IMPL", None)
     if opts.max_examples is not None:
         env["FORGET_FUZZ_MAX_EXAMPLES"] = str(opts.max_examples)
@@ -133,7 +146,16 @@ def _not_run(records: list[Record], crashes: int) -> list[PhaseReport]:
 
 
 def run(opts: RunOptions) -> RunResult:
-    """Run the suite to the end, surviving crashes and hangs of the implementation."""
+    """Run the suite to the end, surviving crashes and hangs of the implementation.
+    The records' node ids are full ones (``suites.full_id``)."""
+    result = _run(opts)
+    root = os.path.commonpath(suites.paths(opts.suite))
+    result.records = [dict(r, nodeid=suites.full_id(r["nodeid"], root))  # type: ignore[misc]
+                      for r in result.records]
+    return result
+
+
+def _run(opts: RunOptions) -> RunResult:
     records: list[Record] = []
     crashes = 0
     with tempfile.TemporaryDirectory(prefix="forget-conformance-") as tmp:
@@ -143,7 +165,8 @@ def run(opts: RunOptions) -> RunResult:
             errors = Path(tmp) / f"stderr-{attempt}.txt"
             with errors.open("w", encoding="utf-8") as err:
                 proc = subprocess.Popen(_command(opts, results, started), env=_env(opts),
-                                        stdout=sys.stderr, stderr=err, text=True,
+                                        stdout=sys.stderr if opts.progress else
+                                        subprocess.DEVNULL, stderr=err, text=True,
                                         start_new_session=True)
                 try:
                     hung = _watch(proc, results, opts.timeout + 15)

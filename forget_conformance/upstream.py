@@ -8,7 +8,9 @@ cost follows the failures. ``verdicts.classify`` compares the two runs per test.
 from __future__ import annotations
 
 import dataclasses
+import sys
 import tempfile
+import time
 
 from forget_conformance import deviations, impl, supervisor, symptoms, verdicts
 
@@ -38,11 +40,18 @@ def rerun(opts: supervisor.RunOptions, records: list[dict]) -> dict[str, dict] |
     picked = to_rerun(records)
     if not picked:
         return {}
+    print(f"forget-conformance: classifying {len(picked)} check(s) on upstream 7.8.1 "
+          f"({TARGET}) ...", end="", file=sys.stderr, flush=True)
+    started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="forget-upstream-") as scratch:
         # Upstream's own fuzz reproducers are of no use to the user: kept out of their folder.
         env = dict(opts.extra_env, FORGET_FUZZ_FAILURES=scratch)
         result = supervisor.run(dataclasses.replace(opts, impl=TARGET, select=picked, jobs=1,
-                                                extra_env=env))
+                                                    extra_env=env, progress=False,
+                                                    clauses=None, keyword=None))
+    print(f" done in {time.monotonic() - started:.1f} s"
+          + (f" (upstream could not run: {result.usage_error})" if result.usage_error else ""),
+          file=sys.stderr)
     if result.usage_error:
         return None
     return verdicts.final_outcomes(result.records)

@@ -10,7 +10,7 @@ classified against upstream 7.8.1's run of the same test. ``report`` writes the 
 from __future__ import annotations
 
 from forget_conformance import catalogue, deviations, symptoms
-from forget_conformance.records import Check, ClauseResult, PhaseReport, Record
+from forget_conformance.records import Case, Check, ClauseResult, PhaseReport, Record
 
 STATUSES = ("pass", "fail", "xfail", "xpass", "skip", "error")
 NEW, INHERITS, FIXES = "new defect", "inherits upstream", "fixes upstream"
@@ -87,7 +87,9 @@ def aggregate(records: list[Record], entries: list[deviations.Entry],
             clause.id, clause.title, clause.category, clause.informational, "", "", counts,
             list(dict.fromkeys(o["message"] for o in outcomes if o["status"] == "skipped")),
             clause.level, list(dict.fromkeys(o["outcome"] for o in outcomes if o.get("outcome"))),
-            list(dict.fromkeys(c.symptom for c in checks if c.symptom)), None, checks)
+            list(dict.fromkeys(c.symptom for c in checks if c.symptom)), None, checks,
+            [Case(o["nodeid"], o["status"], o.get("seconds"),
+                  o["message"] if o["status"] != "passed" else "") for o in outcomes])
         declared = [e for e in entries if e.clause == clause.id]
         result.status, result.detail = _verdict(clause, outcomes, checks, declared)
         classes = {c.classification for c in checks if c.status != "pass"} or {
@@ -97,8 +99,27 @@ def aggregate(records: list[Record], entries: list[deviations.Entry],
     return results
 
 
-def _check(clause, outcome, entries, upstream, accept_upstream) -> Check:
+def accepting(entries: list[deviations.Entry], clause_id: str, outcome: PhaseReport
+              ) -> deviations.Entry | None:
+    """The known-deviation entry that excuses ``outcome``'s failure as charged to
+    ``clause_id``: the first whose clause, test glob and symptom glob match; None for a
+    pass or a failure that gives no verdict (harness error, not run)."""
+    kind = symptom(outcome)
+    if outcome["status"] != "failed" or kind in symptoms.NO_VERDICT:
+        return None
     test = outcome["nodeid"].split("::")[-1]
+    return next((e for e in entries if e.matches(clause_id, test, kind)), None)
+
+
+def excused(entries: list[deviations.Entry], outcome: PhaseReport) -> list[deviations.Entry]:
+    """The entries that excuse a failed test on every clause it is charged to (what the
+    plug-in turns into an xfail); empty when any charged clause's failure stands."""
+    found = [accepting(entries, c, outcome) for c in charged(outcome)]
+    kept = [e for e in found if e is not None]
+    return list(dict.fromkeys(kept)) if found and len(kept) == len(found) else []
+
+
+def _check(clause, outcome, entries, upstream, accept_upstream) -> Check:
     kind = symptom(outcome) if outcome["status"] == "failed" else None
     check = Check(outcome["nodeid"], "pass", kind, outcome["message"],
                   classify(outcome, clause.id, upstream), reproducer=outcome.get("reproducer"))
@@ -107,7 +128,7 @@ def _check(clause, outcome, entries, upstream, accept_upstream) -> Check:
     if kind in symptoms.NO_VERDICT:
         check.status, check.classification = "error", None
         return check
-    entry = next((e for e in entries if e.matches(clause.id, test, kind)), None)
+    entry = accepting(entries, clause.id, outcome)
     if entry is not None:
         check.status, check.accepted_by = "xfail", entry.label()
     elif accept_upstream and check.classification == INHERITS:

@@ -14,6 +14,9 @@ How it differs from upstream, and why (clause IDs from ``docs/contract.md``):
   ``func`` still get their gradients (D3, T4), as on the plain path.
 * The recomputation runs under the ``chainer.config`` captured when ``forget``
   was called, not under whatever is active when ``backward`` runs (T2).
+* The recomputation's ``chainer.report`` calls are discarded: the forward call
+  made the plain path's reports, and a repeat would land in whatever observation
+  is current at backward (T1).
 
 Everything a user can observe otherwise (return types including the
 one-element-tuple quirk F1, exception types and messages for D5/D8, the
@@ -126,6 +129,19 @@ class _Sink(function_node.FunctionNode):
         return tuple(pending.get(node) for node in self.inputs)
 
 
+@contextlib.contextmanager
+def _reports_discarded():
+    """Run with no reporter in force, so ``chainer.report`` reaches no observation (as
+    when backward runs outside every reporter's scope)."""
+    stack = chainer.reporter._get_reporters()
+    saved = list(stack)
+    stack.clear()
+    try:
+        yield
+    finally:
+        stack[:] = saved
+
+
 class _Forget(function_node.FunctionNode):
     def __init__(self, func: Callable) -> None:
         if not callable(func):
@@ -160,7 +176,9 @@ class _Forget(function_node.FunctionNode):
         if chainer.config.enable_backprop:
             raise RuntimeError("double backpropagation in functions.forget is not allowed.")
         args = tuple(variable.Variable(x.array) for x in self.get_retained_inputs())
-        with self.recompute_context():
+        # The forward call made the plain path's reports; a repeat would land in
+        # whatever observation is current now (T1).
+        with self.recompute_context(), _reports_discarded():
             outs = self.call(args)
         assert len(outs) == len(grad_outputs)
         seeds = [(out.node, g) for out, g in zip(outs, grad_outputs, strict=True) if g is not None]

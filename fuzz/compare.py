@@ -339,6 +339,61 @@ def raised(check, run):
     return Difference(check, "error", run.phase, message, run.error)
 
 
+#: What rejecting double backprop raises (D8: rejecting it meets the contract).
+REJECTIONS = (RuntimeError, NotImplementedError)
+
+
+def run_penalty(graph, forget, device, route):
+    """A gradient penalty on ``graph`` (plain when ``forget`` is None): forward, then
+    first-order gradients with their graph (phase ``gradient``), then backward of the
+    sum of those gradients squared (phase ``penalty``). ``route`` ``grad``:
+    ``chainer.grad`` of the loss with respect to the float inputs, the penalty's
+    backward adding to whatever ``.grad`` that left; ``backward``: the loss's
+    ``backward(enable_double_backprop=True)``, the penalty over the gradients of the
+    inputs and parameters, cleared before its backward. Records the first-order
+    gradients (``values``) and the penalty's gradients of the inputs and parameters
+    (``grads``), as host arrays."""
+    device = chainer.get_device(device)
+    run, calls = Run(), collections.Counter()
+    links, xs = graph.make_links(device), graph.make_inputs(device)
+    links.cleargrads()  # a new parameter's gradient is NaN: every sum into it would be
+    inputs = {key: x for key, x in xs.items() if isinstance(x, chainer.Variable)
+              and x.requires_grad and x.dtype.kind == "f"}
+    leaves = dict(inputs, **{f"param {name}": p for name, p in links.namedparams()})
+    with chainer.using_config("type_check", False), np.errstate(all="ignore"):
+        before = global_state()
+        try:
+            run.phase = "forward"
+            loss = graph.forward(forget, links, xs, calls)[1]
+            run.phase = "gradient"
+            if route == "grad":
+                names = list(inputs)
+                firsts = chainer.grad([loss], [inputs[k] for k in names],
+                                      enable_double_backprop=True)
+            else:
+                names = list(leaves)
+                loss.backward(enable_double_backprop=True)
+                firsts = [leaves[k].grad_var for k in names]
+                for x in leaves.values():
+                    x.cleargrad()
+            run.values = {key: host(g) for key, g in zip(names, firsts, strict=True)}
+            terms = [chainer.functions.sum(g * g) for g in firsts if g is not None]
+            run.phase = "penalty"
+            if terms:
+                penalty = terms[0]
+                for term in terms[1:]:
+                    penalty = penalty + term
+                penalty.backward()
+            run.phase = "done"
+        except Exception as exc:  # noqa: BLE001 - the implementation's failure is data here
+            run.error = exc
+            return run
+        finally:
+            run.leaked = restore_global_state(before)
+    run.grads = {key: host(x.grad) for key, x in leaves.items()}
+    return run
+
+
 # ---- the checks: each yields every Difference it finds (none: forget agrees) ----
 
 
@@ -436,10 +491,36 @@ def check_cross_device(graph, forget, device, expected_calls, loose=(), limit=No
                        cross_device=True)
 
 
+def check_double_backprop(graph, forget, device, expected_calls, loose=(), limit=None):
+    """Gradient penalties (:func:`run_penalty`, through ``chainer.grad`` and through
+    ``backward``): ``forget`` rejects double backprop (RuntimeError or
+    NotImplementedError once a gradient is asked for), or gives the plain graph's
+    first-order gradients and the penalty's gradients of every input and parameter. A
+    route the plain graph cannot take (an op without double backprop) judges nothing."""
+    for route in ("backward", "grad"):
+        plain = run_penalty(graph, None, device, route)
+        if plain.error is not None and plain.phase == "forward":
+            raise HarnessBug(f"plain graph failed in forward: {type(plain.error).__name__}: "
+                             f"{plain.error}") from plain.error
+        if plain.error is not None:
+            continue  # outside D8: nothing to compare
+        forg = run_penalty(graph, forget, device, route)
+        if forg.error is not None:
+            if forg.phase == "forward" or not isinstance(forg.error, REJECTIONS):
+                yield raised("double_backprop", forg)
+            return  # rejected: meets D8
+        label = f"via {'chainer.grad' if route == 'grad' else 'backward'}: "
+        yield from compare("double_backprop", "value", label + "first-order gradient {}",
+                           plain.values, forg.values, loose=loose)
+        yield from compare("double_backprop", "grad", label + "penalty's gradient of {}",
+                           plain.grads, forg.grads, loose=loose)
+
+
 #: check name -> the functions a reproducer needs, the one to call last.
 CHECKS = {
     "differential": (check_differential,),
     "loss_scale": (check_differential, check_loss_scale),
     "eval_forward": (check_differential, check_eval_forward),
     "cross_device": (check_cross_device,),
+    "double_backprop": (check_double_backprop,),
 }

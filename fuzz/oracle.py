@@ -41,15 +41,18 @@ CLAUSES = {
     ("loss_scale", "param"): "T1",
     ("eval_forward", "grad"): "T2", ("eval_forward", "state"): "T2",
     ("cross_device", "value"): "D1",
+    ("double_backprop", "value"): "D8", ("double_backprop", "grad"): "D8",
 }
 #: The clause of an exception from ``forget``, per check (None: by the phase).
 ERROR_CLAUSES = {"differential": None, "loss_scale": "T1", "eval_forward": "T2",
-                 "cross_device": None}
+                 "cross_device": None, "double_backprop": None}
 
 
 def clause_of(graph: Graph, diff: compare.Difference) -> str:
     """The clause a difference found by a check on ``graph`` breaks."""
     if diff.what == "error":
+        if diff.check == "double_backprop" and diff.key != "forward":
+            return "D8"  # raised, but not a rejection, once the gradient was asked for
         if type(diff.error).__name__ == "ResultTypeError":
             return "D6"
         if "index_arg" in features(graph):
@@ -109,13 +112,15 @@ def run_check(check: str, graph: Graph, forget: Callable, device: Any = None) ->
     if diff is not None:
         raise ClauseViolation(clause_of(graph, diff), diff.message,
                               symptom_of(diff)) from diff.error
-    return limit is not None and check != "cross_device"
+    return limit is not None and check not in ("cross_device", "double_backprop")
 
 
 def symptom_of(diff: compare.Difference) -> str:
     """The symptom (``forget_conformance.symptoms``) a difference shows."""
     if diff.what == "error":
         return symptoms.of(diff.error)
+    if diff.check == "double_backprop":
+        return "silently-wrong"  # double backprop neither rejected nor exact (D8)
     if diff.what == "calls":
         return "call-count"
     if diff.what in ("leak", "state"):
@@ -154,9 +159,16 @@ def check_cross_device(graph: Graph, forget: Callable, device: Any = None) -> bo
     return run_check("cross_device", graph, forget, device)
 
 
+def check_double_backprop(graph: Graph, forget: Callable, device: Any = None) -> bool:
+    """A gradient penalty through ``forget``: rejected, or the plain graph's first- and
+    second-order gradients of every input and parameter (D8)."""
+    return run_check("double_backprop", graph, forget, device)
+
+
 CHECKS: dict[str, Callable[[Graph, Callable, Any], bool]] = {
     "differential": check_differential,
     "loss_scale": check_loss_scale,
     "eval_forward": check_eval_forward,
     "cross_device": check_cross_device,
+    "double_backprop": check_double_backprop,
 }

@@ -39,6 +39,10 @@ TARGETS: dict[str, Target] = {t.name: t for t in (
            graphs(extras=("stateful_in_segment", "nested_stateful"), raw_arrays=False), 225,
            ("T2", "D1", "D3", "D4", "D6", "D7", "D9", "T3", "T4")),
     Target("cross_device", "cross_device", graphs(), 40, ("D1", "D3", "D6", "T4")),
+    # Judges only an implementation that allows double backprop (a rejection passes).
+    Target("double_backprop", "double_backprop",
+           graphs(extras=("captured_value", "param_in_segment"),
+                  raw_arrays=False), 50, ("D8", "D1")),
     # outside the contract (D10): a segment applying one BatchRenormalization twice
     Target("stateful_feedback", "differential",
            graphs(extras=(FEEDBACK_EXTRA,), raw_arrays=False), 20, ("D10",),

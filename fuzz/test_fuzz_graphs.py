@@ -73,6 +73,15 @@ def test_recompute_uses_forward_config(forget, forget_implementation, forget_dev
     run("eval_forward", forget_implementation, forget_device, request)
 
 
+@pytest.mark.clause(*targets.TARGETS["double_backprop"].clauses)
+def test_gradient_penalty_rejected_or_exact(forget, forget_implementation, forget_device,
+                                            request):
+    """A gradient penalty (``chainer.grad`` and ``backward`` with
+    ``enable_double_backprop``, then the penalty's backward): rejected, or the plain
+    graph's first- and second-order gradients of every input and parameter (D8)."""
+    run("double_backprop", forget_implementation, forget_device, request)
+
+
 @pytest.mark.clause(*targets.TARGETS["cross_device"].clauses)
 def test_gpu_agrees_with_cpu(forget, forget_implementation, forget_device, request):
     """Through ``forget`` on the GPU vs plain on the CPU, within ``policy.cross_device``."""

@@ -50,3 +50,14 @@ def test_each_conformance_test_is_named_under_its_clause():
         f"no such test: {sorted(set(named) - set(marks))}")
     wrong = {t: (c, sorted(marks[t])) for t, c in named.items() if c not in marks[t]}
     assert wrong == {}, "tests named under a clause they are not marked with"
+
+
+def test_allowed_differences_listed_once_in_code_and_in_the_contract():
+    from forget_conformance.conformance import observe
+
+    text = CONTRACT.read_text(encoding="utf-8")
+    missing = [k for k in observe.ALLOWED_DIFFERENCES if f"**{k}**" not in text]
+    assert missing == [], f"allowed differences not in {catalogue.SPEC}: {missing}"
+    listed = re.findall(r"^\* \*\*([^*]+)\*\*:", text.split("## Everything a user can observe")[1]
+                        .split("\n## ")[0], flags=re.MULTILINE)
+    assert sorted(listed) == sorted(observe.ALLOWED_DIFFERENCES)

@@ -160,7 +160,7 @@ def run_standalone(tmp_path: Path, *pairs: tuple[Path, str]) -> list[subprocess.
     site-packages (NumPy, Chainer) on ``PYTHONPATH``, so neither the repository nor the
     harness is importable, from a project directory holding copies of the modules the
     targets need (the reference as ``forget_conformance.reference``,
-    ``tests/broken/variants.py`` and ``capture_bugs.py``)."""
+    ``tests/broken/variants.py``, ``capture_bugs.py`` and ``second_order_bugs.py``)."""
     project = tmp_path / "user_project"
     if not project.exists():
         # Only the reference, under its installed name: the harness stays unimportable.
@@ -169,7 +169,7 @@ def run_standalone(tmp_path: Path, *pairs: tuple[Path, str]) -> list[subprocess.
         (project / "forget_conformance" / "__init__.py").write_text("")
         (project / "tests" / "broken").mkdir(parents=True)
         for name in ("tests/__init__.py", "tests/broken/__init__.py", "tests/broken/variants.py",
-                     "tests/broken/capture_bugs.py"):
+                     "tests/broken/capture_bugs.py", "tests/broken/second_order_bugs.py"):
             shutil.copy(ROOT / name, project / name)
     env = {**os.environ, "PYTHONPATH": sysconfig.get_paths()["purelib"]}
     args = [str(x) for pair in pairs for x in pair]
@@ -194,14 +194,17 @@ def _small_graph():
 
 def test_reproducer_of_each_check_runs_standalone(tmp_path):
     """Every check's script (cross_device on the CPU: its tolerance is looser) passes on
-    the reference and fails on a variant whose argument gradients are 0.1% off."""
+    the reference and fails on a variant whose argument gradients are 0.1% off (the
+    double_backprop check: on one that allows double backprop, and gets it wrong)."""
     graph, pairs = _small_graph(), []
     for check in compare.CHECKS:
         path = tmp_path / f"{check}.py"
         path.write_text(reproducer.script(graph, target=REFERENCE, check=check,
                                           device="@numpy"))
         assert_standalone(path.read_text())
-        pairs += [(path, REFERENCE), (path, BROKEN + "scaled_arg_grads")]
+        broken = ("tests.broken.second_order_bugs:param_second_order_lost"  # allows it
+                  if check == "double_backprop" else BROKEN + "scaled_arg_grads")
+        pairs += [(path, REFERENCE), (path, broken)]
     for done in run_standalone(tmp_path, *pairs):
         script, target = done.args
         assert done.returncode == (target != REFERENCE), done.stdout + done.stderr

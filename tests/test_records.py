@@ -74,7 +74,7 @@ def test_the_schema_rejects_what_the_report_must_not_hold():
     schema = records.report_schema()
     check = schema["$defs"]["Check"]
     bad = {"test": "t", "status": "maybe", "symptom": None, "message": "", "classification": None,
-           "accepted_by": None, "reproducer": None}
+           "accepted_by": None, "reproducer": None, "rerun": None}
     try:
         validate(bad, check, schema)
     except AssertionError as exc:
