@@ -491,7 +491,8 @@ def check_cross_device(graph, forget, device, expected_calls, loose=(), limit=No
                        cross_device=True)
 
 
-def check_double_backprop(graph, forget, device, expected_calls, loose=(), limit=None):
+def check_double_backprop(graph, forget, device, expected_calls, loose=(), limit=None,
+                          precision=None):
     """Gradient penalties (:func:`run_penalty`, through ``chainer.grad`` and through
     ``backward``): ``forget`` rejects double backprop (RuntimeError or
     NotImplementedError once a gradient is asked for), or gives the plain graph's
@@ -511,9 +512,9 @@ def check_double_backprop(graph, forget, device, expected_calls, loose=(), limit
             return  # rejected: meets D8
         label = f"via {'chainer.grad' if route == 'grad' else 'backward'}: "
         yield from compare("double_backprop", "value", label + "first-order gradient {}",
-                           plain.values, forg.values, loose=loose)
+                           plain.values, forg.values, loose=loose, precision=precision)
         yield from compare("double_backprop", "grad", label + "penalty's gradient of {}",
-                           plain.grads, forg.grads, loose=loose)
+                           plain.grads, forg.grads, loose=loose, precision=precision)
 
 
 #: check name -> the functions a reproducer needs, the one to call last.
