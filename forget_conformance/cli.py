@@ -76,7 +76,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--report-json", metavar="PATH")
     p.add_argument("--junit-xml", metavar="PATH")
     p.add_argument("--timeout", type=positive_float, default=60.0,
-                   help="seconds per test, and to import the implementation (default 60)")
+                   help="seconds per test (per example in fuzz tests), and to import the "
+                   "implementation (default 60)")
     p.add_argument("--jobs", type=at_least_one, default=1, help="parallel workers (pytest-xdist)")
     p.add_argument("--max-restarts", type=non_negative_int, default=supervisor.MAX_RESTARTS,
                    help="child processes restarted after crashes or hangs before giving up "

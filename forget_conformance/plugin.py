@@ -223,6 +223,13 @@ def _emit(config: pytest.Config, record: records.Record) -> None:
         stream.flush()
 
 
+def emit_progress(item: pytest.Item, done: int, total: int, elapsed: float,
+                  failures: int) -> None:
+    """A :class:`~forget_conformance.records.Progress` line for a long test (the supervisor's
+    watchdog follows it)."""
+    _emit(item.config, records.progress(item.nodeid, done, total, elapsed, failures))
+
+
 def report_record(item: pytest.Item, call: pytest.CallInfo, report: pytest.TestReport
                   ) -> records.PhaseReport:
     """The ``--forget-results`` line for one test phase (what ``supervisor``/``verdicts`` read)."""

@@ -3,7 +3,8 @@
 The one definition of each, used by both sides:
 
 * the child pytest run (``plugin``) appends one JSON line per event to the results file:
-  :class:`Collected`, :class:`Started`, :class:`PhaseReport`; the ``supervisor`` reads
+  :class:`Collected`, :class:`Started`, :class:`PhaseReport`, and :class:`Progress` from
+  long tests; the ``supervisor`` reads
   them back (:func:`read`) and adds its own :class:`PhaseReport` for a test that
   crashed, hung or never ran;
 * ``verdicts`` turns them into :class:`ClauseResult` s, each with its :class:`Check` s;
@@ -62,7 +63,19 @@ class PhaseReport(TypedDict):
     seconds: float | None  # the phase's duration as pytest measured it
 
 
-Record = Collected | Started | PhaseReport
+class Progress(TypedDict):
+    """A long test's progress (fuzz examples done of ``total``, seconds since it started,
+    failing examples so far): the supervisor's watchdog counts it as progress."""
+
+    event: Literal["progress"]
+    nodeid: str
+    done: int
+    total: int
+    elapsed: float
+    failures: int
+
+
+Record = Collected | Started | PhaseReport | Progress
 
 
 def collected(nodeid: str, clauses: typing.Sequence[str], skip: str | None) -> Collected:
@@ -71,6 +84,11 @@ def collected(nodeid: str, clauses: typing.Sequence[str], skip: str | None) -> C
 
 def started(nodeid: str, clauses: typing.Sequence[str]) -> Started:
     return Started(event="start", nodeid=nodeid, clauses=list(clauses))
+
+
+def progress(nodeid: str, done: int, total: int, elapsed: float, failures: int) -> Progress:
+    return Progress(event="progress", nodeid=nodeid, done=done, total=total,
+                    elapsed=round(elapsed, 1), failures=failures)
 
 
 def phase_report(nodeid: str, status: Status, clauses: typing.Sequence[str], message: str = "",

@@ -1,8 +1,10 @@
 """Runs a suite under pytest in a child process that a crash or a hang cannot take down.
 
 The child appends one JSON line per test event to a results file (see
-``plugin``). If it dies, or goes silent past the per-test limit, the test it
-was in is recorded as failed with the reason, and a new child resumes after it.
+``plugin``), and long fuzz tests a progress record every few seconds. If it dies, or
+goes silent past the per-test limit, the test it was in (the first started of those
+unfinished) is recorded as failed with the reason, charged to that test's own clause,
+and a new child resumes after it (running again the tests killed alongside it).
 After ``max_restarts`` such restarts the runner gives up: the tests not yet run
 are recorded as errors. The child runs in its own process group, which is
 killed whatever way ``run`` ends (an interrupt included).
@@ -22,7 +24,7 @@ from pathlib import Path
 
 from forget_conformance import suites, symptoms
 from forget_conformance.interrupts import stop_group
-from forget_conformance.records import PhaseReport, Record, phase_report
+from forget_conformance.records import PhaseReport, Record, Started, phase_report
 from forget_conformance.records import read as read_records
 
 MAX_RESTARTS = 25
@@ -101,10 +103,11 @@ def _env(opts: RunOptions) -> dict[str, str]:
         env["FORGET_FUZZ_MAX_EXAMPLES"] = str(opts.max_examples)
     if opts.seed is not None:
         env["FORGET_FUZZ_SEED"] = str(opts.seed)
+    env["FORGET_EXAMPLE_TIMEOUT"] = str(opts.timeout)  # per fuzz example
     return env
 
 
-def _unfinished(records: list[Record]) -> list[Record]:
+def _unfinished(records: list[Record]) -> list[Started]:
     """Tests that started but never reported their call or teardown phase."""
     done = {r["nodeid"] for r in records
             if r["event"] == "report" and r["when"] in ("call", "teardown")}
@@ -113,9 +116,20 @@ def _unfinished(records: list[Record]) -> list[Record]:
     return [r for r in records if r["event"] == "start" and r["nodeid"] not in done]
 
 
+def charge(unfinished: list[Started], reason: str, symptom: str) -> list[PhaseReport]:
+    """The failure records of tests that hung or crashed: each charged to its test's own
+    clause (its first), its other clauses left unchecked, as a test that stops at its first
+    violation."""
+    return [phase_report(start["nodeid"], "failed", start["clauses"], reason, symptom=symptom,
+                         violated=start["clauses"][0] if start["clauses"] else None)
+            for start in unfinished]
+
+
 def _watch(proc: subprocess.Popen, results: Path, silence_limit: float,
            stop: threading.Event | None = None) -> str | None:
-    """Wait for the child; kill it if the results file stays unchanged too long."""
+    """Wait for the child; kill it if the results file stays unchanged too long (a test
+    appends its start and end, and long tests progress records, see ``records.progress``),
+    or as soon as ``stop`` is set."""
     last_size, last_change = -1, time.monotonic()
     while proc.poll() is None and not (stop is not None and stop.is_set()):
         size = results.stat().st_size if results.exists() else 0
@@ -181,13 +195,14 @@ def _run(opts: RunOptions) -> RunResult:
                 break
             crashes += 1
             reason = hung or _death(code, stderr)
-            for start in unfinished:
-                records.append(phase_report(start["nodeid"], "failed", start["clauses"], reason,
-                                            symptom="hang" if hung else "crash"))
+            culprit, bystanders = unfinished[:1], unfinished[1:]
+            records.extend(charge(culprit, reason, "hang" if hung else "crash"))
+            # tests killed alongside it (other workers) did nothing wrong: run them again
+            records = [r for r in records if r not in bystanders]
             if not unfinished or opts.fail_fast:
                 break
         else:
-            return RunResult(records + _not_run(records, crashes), crashes, gave_up=True)
+            return RunResult([*records, *_not_run(records, crashes)], crashes, gave_up=True)
     return RunResult(records, crashes)
 
 

@@ -30,13 +30,6 @@ def deadline() -> float:
     return float(os.environ[campaign.ENV_UNTIL])
 
 
-def test_timeout(default: float) -> float:
-    """pytest-timeout's limit for one fuzz test: its default, or longer than a campaign."""
-    if not active():
-        return default
-    return max(default, deadline() - time.time() + 600)
-
-
 def run(target: Any, implementation: Any, device: Any, log: property_runner.FuzzLog,
         tests_left: int = 1) -> int:
     """Run ``target`` (a ``targets.Target``) in chunks for 1/``tests_left`` of the time left."""
@@ -52,6 +45,8 @@ def run(target: Any, implementation: Any, device: Any, log: property_runner.Fuzz
             began, before = time.time(), log.progress.count if log.progress else 0
             property_runner.fuzz(target.check, target.strategy, implementation, device,
                                  target.base_examples, target.name, log,
+                                 informational=target.informational,
+                                 hang_clause=target.clauses[0],
                                  seed=campaign.chunk_seed(base, stream_id, chunk),
                                  examples=size)
             chunk += 1

@@ -19,6 +19,11 @@ uses' gradients (as Chainer's own backward does); the plain path sums them where
 they meet first. That is distributivity, not a reassociated sum: the rounding of
 each contribution shows, magnified where contributions cancel. A lost or doubled
 contribution is still far outside that tolerance.
+
+A gradient that passed through a lower precision than its leaf's dtype (a float32
+input cast to float16) was summed in that precision, in another order on the two
+paths: it is compared at the lowest precision on its path (``precision``, from the
+graph model), and no looser.
 """
 
 import collections
@@ -33,6 +38,10 @@ import numpy as np
 
 LOSS_SCALE = 8.0
 ULPS = 16  # plain vs forget, one device: sums may be reassociated (policy.REASSOCIATION_ULPS)
+#: Bytes a forget call may keep beyond the memory model (D2): a fixed overhead per call,
+#: such as a 0-d float64 or two 0-d float32 of bookkeeping. D2 is about intermediate
+#: results, which grow with the data; this does not.
+PER_CALL_BYTES = 16
 CROSS_DEVICE = {"float16": 1e-2, "float32": 1e-4, "float64": 1e-9}  # CPU vs GPU, per dtype
 
 Difference = collections.namedtuple("Difference", "check what key message error")
@@ -46,10 +55,12 @@ class HarnessBug(Exception):
     symptom = "harness-error"
 
 
-def mismatch(actual, expected, cross_device=False):
+def mismatch(actual, expected, cross_device=False, through=None):
     """None when ``actual`` matches ``expected``, else why: same shape and dtype; integers
     exact; floats: the same NaNs and the same infinities (an overflow must show on both
-    paths), the finite rest within tol * |expected| + tol * max|expected|."""
+    paths), the finite rest within tol * |expected| + tol * max|expected|. ``through``:
+    the lowest precision the value was summed in, when lower than its dtype's (a
+    gradient cast down and back): reassociation is allowed at that precision."""
     a, e = np.asarray(actual), np.asarray(expected)
     if a.shape != e.shape:
         return f"shape {a.shape} != expected {e.shape}"
@@ -60,8 +71,8 @@ def mismatch(actual, expected, cross_device=False):
         return f"{bad} of {a.size} elements differ (exact comparison)" if bad else None
     if np.array_equal(a, e, equal_nan=True):  # the common case, bit for bit: no arithmetic
         return None
-    tol = CROSS_DEVICE.get(e.dtype.name, 0.0) if cross_device else ULPS * float(
-        np.finfo(e.dtype).eps)
+    tol = CROSS_DEVICE.get(e.dtype.name, 0.0) if cross_device else ULPS * max(
+        float(np.finfo(e.dtype).eps), float(np.finfo(through or e.dtype).eps))
     a, e = a.astype(np.float64), e.astype(np.float64)
     if not np.array_equal(np.isnan(a), np.isnan(e)):
         return "NaN pattern differs"
@@ -88,10 +99,12 @@ def leaf(key):
     return key.split()[-1].lstrip("/").split("/")[0]
 
 
-def compare(check, what, label, expected, actual, cross_device=False, loose=()):
+def compare(check, what, label, expected, actual, cross_device=False, loose=(),
+            precision=None):
     """A Difference for each key of ``expected`` whose array ``actual`` does not match
     (within the dtype's precision for keys of the leaves in ``loose``, see the module
-    docstring). A missing gradient (None) matches an all-zero one."""
+    docstring; ``precision``: leaf -> the lowest precision its gradient passes through,
+    see ``mismatch``). A missing gradient (None) matches an all-zero one."""
     for key, e in expected.items():
         a = actual.get(key)
         if a is None or e is None:
@@ -100,7 +113,8 @@ def compare(check, what, label, expected, actual, cross_device=False, loose=()):
             reason = (f"{'no gradient' if a is None else 'a gradient'} where the plain graph "
                       f"has {'none' if e is None else 'one'}")
         else:
-            reason = mismatch(a, e, cross_device or leaf(key) in loose)
+            reason = mismatch(a, e, cross_device or leaf(key) in loose,
+                              (precision or {}).get(leaf(key)))
         if reason:
             yield Difference(check, what, key, f"{label.format(key)}: {reason}", None)
 
@@ -112,6 +126,7 @@ class Run:
         self.values, self.grads, self.params, self.state, self.calls = {}, {}, {}, {}, {}
         self.error, self.phase, self.leaked = None, "", []
         self.retained = self.held = 0  # bytes the graph holds after forward, after backward
+        self.kept = []  # (shape, dtype, what made or holds it) after forward, if described
 
 
 def host(a):
@@ -121,10 +136,12 @@ def host(a):
     return np.asarray(chainer.backend.CpuDevice().send(a))
 
 
-def run_step(graph, forget, device, train=True, loss_scale=None, update=False):
+def run_step(graph, forget, device, train=True, loss_scale=None, update=False,
+             describe=False):
     """One step of ``graph`` (``make_links``, ``make_inputs``, ``forward``), plain when
     ``forget`` is None: forward under ``train``, backward outside it, then SGD if ``update``.
-    Records the bytes the loss's graph holds after forward and after backward."""
+    Records the bytes the loss's graph holds after forward and after backward
+    (``describe``: and the arrays it holds after forward, ``Run.kept``)."""
     device = chainer.get_device(device)
     run, calls = Run(), collections.Counter()
     links, xs = graph.make_links(device), graph.make_inputs(device)
@@ -143,6 +160,8 @@ def run_step(graph, forget, device, train=True, loss_scale=None, update=False):
                 outs, loss = graph.forward(forget, links, xs, calls)
             run.values = {key: host(v) for key, v in outs.items()}
             run.retained = held_bytes(loss, existing)
+            if describe:
+                run.kept = held_arrays(loss, existing)
             run.phase = "backward"
             loss.backward(loss_scale=loss_scale)
             leaf_grads = [x.grad for x in xs.values() if isinstance(x, chainer.Variable)]
@@ -211,6 +230,67 @@ def held_bytes(root, existing):
         elif not isinstance(obj, _OPAQUE):
             stack += referents(obj)
     return total
+
+
+def held_arrays(root, existing):
+    """The arrays :func:`held_bytes` counts, as (shape, dtype, where): ``made by`` the
+    function node that created the variable it is the data of, or ``kept by`` the
+    function node that holds it itself (an attribute, retained outputs)."""
+    seen, found, stack = set(existing), {}, [(root, "held by the loss")]
+    while stack:
+        obj, where = stack.pop()
+        if type(obj) in _LEAVES or id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        if type(obj) is np.ndarray:
+            while isinstance(obj.base, np.ndarray):
+                obj = obj.base
+            if id(obj) not in existing:
+                found.setdefault(id(obj), (obj.shape, obj.dtype.name, where))
+            continue
+        if isinstance(obj, chainer.variable.VariableNode):
+            creator = obj.creator_node
+            where = f"made by {_name(creator)}" if creator is not None else "a leaf"
+        elif isinstance(obj, chainer.FunctionNode):
+            where = f"kept by {_name(obj)}"
+        if isinstance(obj, (list, tuple)):
+            inner = list(obj)
+        elif isinstance(obj, dict):
+            inner = list(obj.values()) + list(obj)
+        elif isinstance(obj, types.FunctionType):
+            inner = [c.cell_contents for c in obj.__closure__ or ()] + [obj.__defaults__,
+                                                                          obj.__dict__]
+        elif isinstance(obj, _OPAQUE):
+            inner = []
+        else:
+            inner = gc.get_referents(obj)
+        stack += [(x, where) for x in inner]
+    return list(found.values())
+
+
+def _name(node):
+    """A function node's class name; ``forget's`` for the implementation's own nodes (not
+    Chainer's, nor the loss's)."""
+    name = type(node).__name__
+    ours = type(node).__module__.split(".")[0] == "chainer" or name == "WeightedSum"
+    return name if ours else f"forget's {name}"
+
+
+def beyond_model(kept, model):
+    """The arrays of ``kept`` that the model's list (shape, dtype, what) does not account
+    for, matched by shape and dtype: the loss's arrays first, forget's own nodes' last."""
+    left = [(tuple(shape), dtype) for shape, dtype, _ in model]
+    extra = []
+    def order(item):  # the loss's arrays first, forget's own last
+        where = item[2]
+        return 0 if "WeightedSum" in where or "loss" in where else 2 if "forget's" in where else 1
+
+    for shape, dtype, where in sorted(kept, key=order):
+        if (tuple(shape), dtype) in left:
+            left.remove((tuple(shape), dtype))
+        else:
+            extra.append(f"{tuple(shape)} {dtype} ({where})")
+    return extra
 
 
 def global_state():
@@ -317,11 +397,13 @@ def run_penalty(graph, forget, device, route):
 # ---- the checks: each yields every Difference it finds (none: forget agrees) ----
 
 
-def check_differential(graph, forget, device, expected_calls, loose=(), limit=None):
+def check_differential(graph, forget, device, expected_calls, loose=(), limit=None,
+                       precision=None):
     """One training step: outputs, then (unless forget raised) gradients of the arguments
     and parameters, segment calls, global configuration left changed, link state, and
-    memory: the graph holds at most ``limit`` bytes after forward (the memory model's
-    figure, when it covers the graph) and grows in backward no more than the plain one.
+    memory: the graph holds at most ``limit["bytes"]`` after forward (the memory model's
+    figure, when it covers the graph; ``limit["arrays"]`` its arrays) plus PER_CALL_BYTES
+    per forget call (``limit["calls"]``), and grows in backward no more than the plain one.
     Gradients of the leaves in ``loose`` within the dtype's precision (module docstring)."""
     plain, forg = run_pair(graph, forget, device)
     if forg.phase != "forward":  # outputs exist: compare them before any later error
@@ -329,7 +411,8 @@ def check_differential(graph, forget, device, expected_calls, loose=(), limit=No
     if forg.error is not None:
         yield raised("differential", forg)
         return
-    yield from compare("differential", "grad", "{}", plain.grads, forg.grads, loose=loose)
+    yield from compare("differential", "grad", "{}", plain.grads, forg.grads, loose=loose,
+                       precision=precision)
     if plain.calls != {name: 1 for name in expected_calls}:
         raise HarnessBug(f"plain calls {plain.calls}, expected one of each of "
                          f"{sorted(expected_calls)}")
@@ -340,9 +423,16 @@ def check_differential(graph, forget, device, expected_calls, loose=(), limit=No
         message = "global state changed by the step: " + "; ".join(forg.leaked)
         yield Difference("differential", "leak", "", message, None)
     yield from compare("differential", "state", "link state {}", plain.state, forg.state)
-    if limit is not None and forg.retained > limit:
+    if isinstance(limit, int):
+        limit = {"bytes": limit, "calls": 0, "arrays": []}
+    allowed = None if limit is None else limit["bytes"] + PER_CALL_BYTES * limit["calls"]
+    if allowed is not None and forg.retained > allowed:
+        kept = run_step(graph, forget, device, describe=True).kept
+        extra = beyond_model(kept, limit["arrays"])
         message = (f"after forward the graph holds {forg.retained} bytes, the memory model "
-                   f"{limit} (inputs and outputs of forget only)")
+                   f"{limit['bytes']} (inputs and outputs of forget only) + "
+                   f"{PER_CALL_BYTES} per forget call ({limit['calls']}); kept beyond the "
+                   f"model: {', '.join(extra) or 'arrays of the same shapes, more bytes'}")
         yield Difference("differential", "memory", "forward", message, None)
     if forg.held - forg.retained > plain.held - plain.retained:
         message = (f"backward left {forg.held - forg.retained} more bytes held by the graph, "
@@ -350,10 +440,12 @@ def check_differential(graph, forget, device, expected_calls, loose=(), limit=No
         yield Difference("differential", "memory", "backward", message, None)
 
 
-def check_loss_scale(graph, forget, device, expected_calls, loose=(), limit=None):
+def check_loss_scale(graph, forget, device, expected_calls, loose=(), limit=None,
+                     precision=None):
     """If the differential check passes: backward with loss_scale, then an SGD step: the
     same parameters as the plain graph."""
-    found = list(check_differential(graph, forget, device, expected_calls, loose, limit))
+    found = list(check_differential(graph, forget, device, expected_calls, loose, limit,
+                                    precision))
     yield from found
     if found:
         return
@@ -362,13 +454,16 @@ def check_loss_scale(graph, forget, device, expected_calls, loose=(), limit=None
         yield raised("loss_scale", forg)
         return
     label = f"parameter {{}} after SGD with loss_scale={LOSS_SCALE}"
-    yield from compare("loss_scale", "param", label, plain.params, forg.params, loose=loose)
+    yield from compare("loss_scale", "param", label, plain.params, forg.params, loose=loose,
+                       precision=precision)
 
 
-def check_eval_forward(graph, forget, device, expected_calls, loose=(), limit=None):
+def check_eval_forward(graph, forget, device, expected_calls, loose=(), limit=None,
+                       precision=None):
     """If the differential check passes: forward under train=False, backward outside it:
     the recomputation must use the forward's config (same gradients and link state)."""
-    found = list(check_differential(graph, forget, device, expected_calls, loose, limit))
+    found = list(check_differential(graph, forget, device, expected_calls, loose, limit,
+                                    precision))
     yield from found
     if found:
         return
@@ -376,13 +471,15 @@ def check_eval_forward(graph, forget, device, expected_calls, loose=(), limit=No
     if forg.error is not None:
         yield raised("eval_forward", forg)
         return
-    yield from compare("eval_forward", "grad", "{}", plain.grads, forg.grads, loose=loose)
+    yield from compare("eval_forward", "grad", "{}", plain.grads, forg.grads, loose=loose,
+                       precision=precision)
     yield from compare("eval_forward", "state", "link state {}", plain.state, forg.state)
 
 
-def check_cross_device(graph, forget, device, expected_calls, loose=(), limit=None):
+def check_cross_device(graph, forget, device, expected_calls, loose=(), limit=None,
+                       precision=None):
     """Through forget on ``device`` vs plain on the CPU: values and gradients, within the
-    dtype's precision (``loose`` and ``limit`` change nothing here)."""
+    dtype's precision (``loose``, ``limit`` and ``precision`` change nothing here)."""
     cpu, other = run_pair(graph, forget, device, plain_device="@numpy")
     if other.error is not None:
         yield raised("cross_device", other)
@@ -394,7 +491,8 @@ def check_cross_device(graph, forget, device, expected_calls, loose=(), limit=No
                        cross_device=True)
 
 
-def check_double_backprop(graph, forget, device, expected_calls, loose=(), limit=None):
+def check_double_backprop(graph, forget, device, expected_calls, loose=(), limit=None,
+                          precision=None):
     """Gradient penalties (:func:`run_penalty`, through ``chainer.grad`` and through
     ``backward``): ``forget`` rejects double backprop (RuntimeError or
     NotImplementedError once a gradient is asked for), or gives the plain graph's
@@ -414,9 +512,9 @@ def check_double_backprop(graph, forget, device, expected_calls, loose=(), limit
             return  # rejected: meets D8
         label = f"via {'chainer.grad' if route == 'grad' else 'backward'}: "
         yield from compare("double_backprop", "value", label + "first-order gradient {}",
-                           plain.values, forg.values, loose=loose)
+                           plain.values, forg.values, loose=loose, precision=precision)
         yield from compare("double_backprop", "grad", label + "penalty's gradient of {}",
-                           plain.grads, forg.grads, loose=loose)
+                           plain.grads, forg.grads, loose=loose, precision=precision)
 
 
 #: check name -> the functions a reproducer needs, the one to call last.

@@ -22,6 +22,7 @@ from forget_conformance.graph import (
     compile_graph,
     expected_calls,
     features,
+    gradient_precision,
     memory_model,
     param_uses,
     shared_capture_leaves,
@@ -82,26 +83,31 @@ def _grad_clause(graph: Graph, key: str) -> str:
 
 
 @functools.lru_cache(maxsize=256)  # a graph is replayed while hypothesis shrinks
-def retained_limit(graph: Graph) -> int | None:
-    """The bytes the graph may hold after a forward through ``forget``: the memory model's
-    figure (``graph/memory_model.py``), or None for a graph it does not cover (captured values,
-    ops without memory facts)."""
+def retained_limit(graph: Graph) -> dict | None:
+    """What the graph may hold after a forward through ``forget``: the memory model's
+    figure (``graph/memory_model.py``: ``bytes`` and its ``arrays``, each (shape, dtype,
+    what made it)) and the number of forget ``calls`` (each may keep
+    ``compare.PER_CALL_BYTES`` more); None for a graph the model does not cover
+    (captured values, ops without memory facts)."""
     try:
-        return memory_model.predict(graph, forgetting=True).retained
+        prediction = memory_model.predict(graph, forgetting=True)
     except MemoryModelError:
         return None
+    return {"bytes": prediction.retained, "calls": len(graph.segments()),
+            "arrays": [list(a) for a in prediction.arrays]}
 
 
 def run_check(check: str, graph: Graph, forget: Callable, device: Any = None) -> bool:
     """Run ``compare.CHECKS[check]`` on ``graph``; raise for the first difference.
     The leaves that captured values depend on are compared within their dtype's
-    precision (see ``fuzz/compare.py``). Returns whether the bytes held after forward
+    precision, and gradients that passed through a lower precision at that precision
+    (see ``fuzz/compare.py``). Returns whether the bytes held after forward
     were checked against the memory model."""
     entry = compare.CHECKS[check][-1]
     limit = retained_limit(graph)
     found = entry(compile_graph(graph), forget, device or "@numpy",
                   expected_calls(graph, forgetting=True), tuple(sorted(capture_leaves(graph))),
-                  limit)
+                  limit, gradient_precision(graph))
     diff = next(found, None)
     if diff is not None:
         raise ClauseViolation(clause_of(graph, diff), diff.message,

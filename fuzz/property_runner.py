@@ -10,9 +10,12 @@ every profile but the deterministic ``ci``.
 
 from __future__ import annotations
 
+import contextlib
 import os
-import sys
+import signal
+import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +26,7 @@ from hypothesis.control import current_build_context
 from hypothesis.database import ExampleDatabase
 
 from forget_conformance import databases, outputs, profiles
+from forget_conformance.catalogue import ClauseViolation
 from forget_conformance.fuzz import corpus, oracle, reproducer
 from forget_conformance.fuzz.coverage import Coverage
 from forget_conformance.impl import Implementation
@@ -30,7 +34,8 @@ from forget_conformance.impl import Implementation
 ENV_MAX_EXAMPLES = "FORGET_FUZZ_MAX_EXAMPLES"
 ENV_SEED = "FORGET_FUZZ_SEED"
 ENV_DATABASE = outputs.ENV_DATABASE
-PROGRESS_EVERY = 50
+ENV_EXAMPLE_TIMEOUT = "FORGET_EXAMPLE_TIMEOUT"
+PROGRESS_SECONDS = 10.0
 
 
 def max_examples(base: int) -> int:
@@ -38,27 +43,80 @@ def max_examples(base: int) -> int:
 
 
 class Progress:
-    """A line on stderr every ``every`` examples (not in the ``ci`` profile); the
-    feature coverage of the examples run."""
+    """Examples run, failing examples seen, feature coverage; every ``every`` seconds (at
+    the end of an example) ``report`` gets it, for a progress line on the terminal and a
+    progress record the supervisor's watchdog follows."""
 
-    def __init__(self, label: str, every: int = PROGRESS_EVERY) -> None:
-        self.label, self.every, self.count, self.start = label, every, 0, time.monotonic()
-        self.enabled = profiles.current() != "ci"
+    def __init__(self, label: str, total: int = 0, every: float | None = None,
+                 report: Callable[[Progress], None] | None = None) -> None:
+        self.label, self.total, self.report = label, total, report
+        self.every = PROGRESS_SECONDS if every is None else every
+        self.count = self.failures = 0
+        self.start = self.last = time.monotonic()
         self.coverage = Coverage()
-
         self.first_failure: int | None = None
 
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self.start
+
     def failed(self) -> None:
+        self.failures += 1
         if self.first_failure is None:
             self.first_failure = self.count
 
     def tick(self, graph) -> None:
         self.count += 1
         self.coverage.add(graph)
-        if self.enabled and self.count % self.every == 0:
-            rate = self.count / max(time.monotonic() - self.start, 1e-9)
-            print(f"[fuzz {self.label}] {self.count} examples ({rate:.1f}/s)", file=sys.stderr,
-                  flush=True)
+
+    def done_one(self) -> None:
+        """An example finished: report if ``every`` seconds passed since the last report."""
+        now = time.monotonic()
+        if self.report is not None and now - self.last >= self.every:
+            self.last = now
+            self.report(self)
+
+    def line(self) -> str:
+        return (f"[fuzz {self.label}] {self.count}/{self.total} examples, "
+                f"{self.elapsed:.0f} s, {self.failures} failing so far")
+
+
+class ExampleHang(BaseException):
+    """One example ran past its limit. A BaseException, so that hypothesis stops at once
+    instead of shrinking (each shrinking step could hang as long)."""
+
+
+def example_limit() -> float:
+    """Seconds one example may run: ``$FORGET_EXAMPLE_TIMEOUT`` (the CLI's ``--timeout``),
+    default 60; 0 turns the limit off."""
+    return float(os.environ.get(ENV_EXAMPLE_TIMEOUT) or 60)
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float) -> Iterator[None]:
+    """Raise :class:`ExampleHang` in the main thread after ``seconds`` (SIGALRM; nothing
+    where signals are not available). An outer timer (pytest-timeout's) that would fire
+    first is left alone; a later one is set again, less the time this took."""
+    usable = seconds > 0 and hasattr(signal, "setitimer") and (
+        threading.current_thread() is threading.main_thread())
+    outer = signal.getitimer(signal.ITIMER_REAL)[0] if usable else 0.0
+    if not usable or 0 < outer <= seconds:
+        yield
+        return
+
+    def expired(signum, frame):
+        raise ExampleHang(f"ran past its limit of {seconds:g} s")
+
+    start = time.monotonic()
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        if outer:
+            signal.setitimer(signal.ITIMER_REAL, max(outer - (time.monotonic() - start), 1e-3))
 
 
 @dataclass
@@ -68,6 +126,17 @@ class FuzzLog:
 
     progress: Progress | None = None
     reproducers: list[Path] = field(default_factory=list)
+    report: Callable[[Progress], None] | None = None  # progress, every PROGRESS_SECONDS
+    differences: list[str] = field(default_factory=list)  # informational targets: observed
+
+    def observation(self, what: str) -> str:
+        """An informational target's report: how many graphs differed, the first."""
+        count = self.progress.count if self.progress else 0
+        if not self.differences:
+            return f"{what}: all {count} graphs agree with the plain path"
+        where = f"; reproducer: {self.reproducers[0]}" if self.reproducers else ""
+        return (f"{what}: {len(self.differences)} of {count} graphs differ from the plain path; "
+                f"unsupported, as documented (first: {self.differences[0]}{where})")
 
 
 class _SaveOnly(ExampleDatabase):
@@ -97,7 +166,8 @@ def _database(deterministic: bool, test: str) -> corpus.Replaying:
 
 def fuzz(check: str, strategy: hypothesis.strategies.SearchStrategy, implementation:
          Implementation, device: Any, base_examples: int, test: str,
-         log: FuzzLog | None = None, *, seed: int | None = None,
+         log: FuzzLog | None = None, informational: bool = False,
+         hang_clause: str = "D1", *, seed: int | None = None,
          examples: int | None = None) -> int:
     """Run ``oracle.CHECKS[check]`` on graphs from ``strategy``; returns examples run.
 
@@ -105,33 +175,46 @@ def fuzz(check: str, strategy: hypothesis.strategies.SearchStrategy, implementat
     path is added to the failure report, then the failure is re-raised. ``log``, when
     given, receives the progress and the reproducers' paths; a log that has a progress
     already (a campaign's earlier chunk) keeps counting in it. ``seed`` and ``examples``
-    override ``$FORGET_FUZZ_SEED`` and the profile's example count.
+    override ``$FORGET_FUZZ_SEED`` and the profile's example count. ``informational``:
+    graphs outside the contract; a difference from the plain path (a ``ClauseViolation``)
+    is recorded in ``log.differences`` (a reproducer for the first), never raised.
+    An example that runs past :func:`example_limit` stops the run at once: a
+    ``ClauseViolation`` of ``hang_clause`` (the test's own clause), symptom ``hang``,
+    with that example's reproducer.
     """
     device_name = getattr(device, "name", str(device))
     log = log if log is not None else FuzzLog()
-    progress = log.progress = log.progress or Progress(f"{test} {implementation.name}")
+    total = examples or max_examples(base_examples)
+    progress = log.progress = log.progress or Progress(
+        f"{test} {implementation.name}", report=log.report)
+    progress.total = progress.count + total  # a campaign's chunks add up
+    limit = example_limit()
+    hung: list[tuple[int, Path, str]] = []  # the example that ran past its limit
     written = log.reproducers
     chosen = str(seed) if seed is not None else os.environ.get(ENV_SEED)
-    # One failure per test, so it is attributed to one clause (the plug-in reads a single
-    # ClauseViolation); further bugs show up once the first is fixed.
-    # The profile comes in as ``parent``: ``prop``'s source, which seeds derandomized runs,
-    # stays as it was, so ci draws the graphs that fuzz/FINDINGS.md measured.
-    options: dict[str, Any] = {"parent": profiles.hypothesis_settings(),
-                               "max_examples": examples or max_examples(base_examples),
-                               "report_multiple_bugs": False,
-                               "database": _database(not chosen and profiles.current() == "ci",
-                                                     test)}
-    if chosen:
-        options["derandomize"] = False
+    options = _options(total, chosen, test)
 
     @settings(**options)
     @given(graph=strategy)
     def prop(graph) -> None:
         progress.tick(graph)
         try:
-            if oracle.CHECKS[check](graph, implementation.forget, device):
-                progress.coverage.memory_checked += 1
+            with _time_limit(limit):
+                if oracle.CHECKS[check](graph, implementation.forget, device):
+                    progress.coverage.memory_checked += 1
+        except ExampleHang as exc:
+            progress.failed()
+            path = reproducer.write(graph, exc, implementation.target, check, device_name, test)
+            written.append(path)
+            hung.append((progress.count, path, str(exc)))
+            raise
         except Exception as exc:
+            if informational and isinstance(exc, ClauseViolation):
+                log.differences.append(' '.join(str(exc).split())[:200])
+                if len(log.differences) == 1:
+                    written.append(reproducer.write(graph, exc, implementation.target, check,
+                                                    device_name, test))
+                return
             progress.failed()
             if current_build_context().is_final:
                 path = reproducer.write(graph, exc, implementation.target, check, device_name,
@@ -140,6 +223,7 @@ def fuzz(check: str, strategy: hypothesis.strategies.SearchStrategy, implementat
                 note(f"reproducer: {path}")
             raise
         finally:
+            progress.done_one()
             progress.coverage.label(progress.coverage.last)
 
     prop._hypothesis_internal_add_digest = f"{test}|{implementation.target}".encode()
@@ -149,12 +233,39 @@ def fuzz(check: str, strategy: hypothesis.strategies.SearchStrategy, implementat
         setattr(prop, "_hypothesis_internal_use_seed", int(chosen))  # noqa: B010 - for mypy
     try:
         prop()
+    except ExampleHang:
+        raise _hang(hang_clause, total, *hung[-1]) from None
     except BaseException as exc:
         _record_replay(exc, chosen, written)
         _add_to_corpus(options["database"], test, check, implementation, device_name, exc,
                        written)
         raise
     return progress.count
+
+
+def _options(total: int, seed: str | None, test: str) -> dict[str, Any]:
+    """The hypothesis settings of one run.
+
+    One failure per test, so it is attributed to one clause (the plug-in reads a single
+    ClauseViolation); further bugs show up once the first is fixed. The profile comes in
+    as ``parent``: ``prop``'s source, which seeds derandomized runs, stays as it was, so
+    ci draws the graphs that fuzz/FINDINGS.md measured.
+    """
+    options: dict[str, Any] = {"parent": profiles.hypothesis_settings(), "max_examples": total,
+                               "report_multiple_bugs": False,
+                               "database": _database(not seed and profiles.current() == "ci",
+                                                     test)}
+    if seed:
+        options["derandomize"] = False
+    return options
+
+
+def _hang(clause: str, total: int, number: int, path: Path, why: str) -> ClauseViolation:
+    """The failure of a run stopped by an example past its limit, charged to ``clause``."""
+    error = ClauseViolation(clause, f"example {number} of {total} {why} (a hang); "
+                                    f"reproducer: {path}", "hang")
+    setattr(error, "__notes__", [f"reproducer: {path}"])  # noqa: B010 - as add_note does
+    return error
 
 
 def _record_replay(exc: BaseException, seed: str | None, written: list[Path]) -> None:

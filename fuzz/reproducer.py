@@ -17,7 +17,13 @@ from pathlib import Path
 from forget_conformance import catalogue, chainer_compat, outputs
 from forget_conformance.fuzz import compare
 from forget_conformance.fuzz.oracle import retained_limit
-from forget_conformance.graph import Graph, capture_leaves, expected_calls, to_source
+from forget_conformance.graph import (
+    Graph,
+    capture_leaves,
+    expected_calls,
+    gradient_precision,
+    to_source,
+)
 
 ENV_DIR = outputs.ENV_FAILURES
 REPLAY_MARK = "# hypothesis replay: "
@@ -60,6 +66,7 @@ DEVICE = {device!r}
 EXPECTED_CALLS = {calls!r}  # calls of each segment function with forget (D4)
 LOOSE = {loose!r}  # leaves of captured values: gradients within the dtype's precision
 LIMIT = {limit!r}  # bytes the graph may hold after forward (the memory model; None: not covered)
+PRECISION = {precision!r}  # leaf -> lowest precision its gradient passes through
 GRAPH = sys.modules[__name__]  # make_links, make_inputs and forward, above
 
 
@@ -78,7 +85,8 @@ def main(argv):
     if ":" not in target:
         print("usage: python " + sys.argv[0] + " [MODULE:ATTR]", file=sys.stderr)
         return 2
-    found = list({entry}(GRAPH, load(target), DEVICE, EXPECTED_CALLS, LOOSE, LIMIT))
+    found = list({entry}(GRAPH, load(target), DEVICE, EXPECTED_CALLS, LOOSE, LIMIT,
+                               PRECISION))
     if not found:
         print(f"passes: {{target}} agrees with the plain graph ({check} check)")
         return 0
@@ -121,7 +129,7 @@ def script(graph: Graph, *, target: str, check: str, device: str, clause: str = 
                         entry=compare.CHECKS[check][-1].__name__,
                         calls=expected_calls(graph, forgetting=True),
                         loose=tuple(sorted(capture_leaves(graph))),
-                        limit=retained_limit(graph))
+                        limit=retained_limit(graph), precision=gradient_precision(graph))
     return (header + to_source(graph) + "\n\n# ---- the check (as the fuzzer's oracle) ----\n\n"
             + check_source(check) + main)
 

@@ -11,7 +11,14 @@ import math
 
 from hypothesis import strategies as st
 
-from forget_conformance.graph import FLOAT_DTYPES, Graph, GraphBuilder, GraphError
+from forget_conformance.graph import (
+    FEEDBACK_LINKS,
+    FLOAT_DTYPES,
+    Graph,
+    GraphBuilder,
+    GraphError,
+    feedback_links,
+)
 from forget_conformance.graph.builder import BINARY, UNARY
 
 ACTIONS = ("unary", "forget", "end", "binary", "linear", "matmul", "reshape", "transpose",
@@ -20,6 +27,10 @@ ACTIONS = ("unary", "forget", "end", "binary", "linear", "matmul", "reshape", "t
 #: Structures appended after the random steps, to reach clause-specific shapes quickly.
 EXTRAS = ("none", "param_in_segment", "shared_param", "stateful_in_segment", "multi_output",
           "duplicate_arg", "index_arg", "captured_value", "nested_stateful", "result_shapes")
+#: Not among EXTRAS: a segment applying one link of a ``FEEDBACK_LINKS`` kind twice
+#: (outside the contract, D10); only the informational ``stateful_feedback`` target asks
+#: for it, alone.
+FEEDBACK_EXTRA = "stateful_feedback"
 #: An input's fill, drawn per float input: mostly data in [-1, 1), one in three numeric
 #: extremes (values near the dtype's largest, whose products and loss-scaled gradients
 #: overflow to inf, or an inf, a -inf and a NaN among the data).
@@ -99,7 +110,11 @@ def graphs(draw, max_steps: int = 6, max_depth: int = 2, extras: tuple[str, ...]
     ctx.extra(draw(_one_of(extras)))
     top = [r for r, m in b.refs().items() if not m.is_index and not r.startswith("w")]
     loss = top[-2:] + draw(_lists_of(tuple(top)))
-    return b.build(tuple(loss))
+    graph = b.build(tuple(loss))
+    if bool(feedback_links(graph)) != ("stateful_feedback" in extras):
+        raise AssertionError("a segment applies a feedback link twice where none was asked "
+                             "for, or none where one was")  # a bug of this module
+    return graph
 
 
 class _Context:
@@ -172,8 +187,12 @@ class _Context:
         return self.b.add_link("weight", shape, dtype)
 
     def link(self, kind: str, sizes: tuple[int, ...], dtype: str) -> str:
-        """An existing link with these sizes (shared), or a new one."""
-        same = [k.name for k in self.b.links(kind) if k.sizes == sizes and k.dtype == dtype]
+        """An existing link with these sizes (shared), or a new one; never a link of a
+        :data:`FEEDBACK_LINKS` kind already applied in an open segment (a segment applying
+        one twice is outside the contract: the ``stateful_feedback`` extra draws those)."""
+        taken = self.b.links_in_open_segments() if kind in FEEDBACK_LINKS else set()
+        same = [k.name for k in self.b.links(kind) if k.sizes == sizes and k.dtype == dtype
+                and k.name not in taken]
         if same and self.draw(_BOOLS) is False:
             return same[0]
         return self.b.add_link(kind, sizes, dtype)
@@ -321,6 +340,9 @@ class _Context:
             i = self.b.index_input((self.draw(_ints(1, 4)),), high=5)
             (a,) = self.b.begin_forget((i,))
             y = self.b.apply_link(self.link("embed_id", (5, 3), self.main), a)
+        elif name == FEEDBACK_EXTRA:
+            self._stateful_feedback()
+            return
         elif name == "captured_value":
             self._captured_value()
             return
@@ -334,6 +356,17 @@ class _Context:
             self._shared_weight()
             return
         self.b.end_forget((y,))
+
+    def _stateful_feedback(self) -> None:
+        """A segment that applies one BatchRenormalization link twice (outside the
+        contract, D10): its second call reads the running statistics its first updated."""
+        x = self.b.input((self.draw(_one_of((3, 2, 4))), 3), "float32")
+        (a,) = self.b.begin_forget((x,))
+        link = self.b.add_link("batch_renorm", (3,), "float32")
+        y = self.b.apply_link(link, a)
+        if self.draw(_BOOLS):
+            y = self.b.unary(self.draw(_one_of(CAPTURE_UNARY)), y)
+        self.b.end_forget((self.b.apply_link(link, y),))
 
     def _nested_stateful(self) -> None:
         """A segment inside a segment, with a normalization link (running statistics)

@@ -4,24 +4,34 @@ Each test names the clauses its oracle can attribute a failure to; a failure
 writes a reproducer script (``$FORGET_FUZZ_FAILURES``, default under
 ``forget_conformance.outputs.default_dir()``).
 Each test reports its feature coverage (``fuzz/coverage.py``): a line on the terminal
-and, when it passes, the message of its result.
+and, when it passes, the message of its result; while it runs, a progress line (examples
+done of total, elapsed, failing examples so far) every ``property_runner.PROGRESS_SECONDS``.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from forget_conformance import devices
-from forget_conformance.fuzz import campaign_loop, property_runner, targets
+from forget_conformance import devices, plugin
+from forget_conformance.fuzz import property_runner, targets
 
-pytestmark = pytest.mark.timeout(campaign_loop.test_timeout(3600))
+# No per-test limit: each example has its own (``property_runner.example_limit``, the
+# CLI's --timeout), and the supervisor's watchdog follows the tests' progress records.
+pytestmark = pytest.mark.timeout(0)
 
 
 def run(name: str, implementation, device, request: pytest.FixtureRequest) -> None:
     """Run the suite; then report its coverage line (on failure too)."""
-    log = property_runner.FuzzLog()
+    def report(progress: property_runner.Progress) -> None:
+        _report(request, progress.line(), observe=False)
+        plugin.emit_progress(request.node, progress.count, progress.total, progress.elapsed,
+                             progress.failures)
+
+    log = property_runner.FuzzLog(report=report)
     try:
         targets.run(name, implementation, device, log, _tests_left(request))
+        if targets.TARGETS[name].informational:
+            _report(request, log.observation(f"{name} (outside the contract)"))
     finally:
         if log.progress is not None:
             _report(request, log.progress.coverage.line(name))
@@ -43,9 +53,11 @@ def _skips(item: pytest.Item) -> bool:
     return getattr(item, "originalname", "") == "test_gpu_agrees_with_cpu"
 
 
-def _report(request: pytest.FixtureRequest, line: str) -> None:
-    """``line`` on the terminal (past output capture) and in the result's message."""
-    request.node.user_properties.append(("observation", line))
+def _report(request: pytest.FixtureRequest, line: str, observe: bool = True) -> None:
+    """``line`` on the terminal (past output capture) and, if ``observe``, in the result's
+    message."""
+    if observe:
+        request.node.user_properties.append(("observation", line))
     terminal = request.config.pluginmanager.get_plugin("terminalreporter")
     capture = request.config.pluginmanager.get_plugin("capturemanager")
     if terminal is not None and capture is not None:
@@ -93,3 +105,11 @@ def test_gpu_agrees_with_cpu(forget, forget_implementation, forget_device, reque
     if forget_device.xp.__name__ == "numpy":
         pytest.skip("cross-device comparison needs a GPU run (--forget-device gpu or all)")
     run("cross_device", forget_implementation, forget_device, request)
+
+
+@pytest.mark.clause(*targets.TARGETS["stateful_feedback"].clauses)
+def test_stateful_feedback_is_reported(forget, forget_implementation, forget_device, request):
+    """A segment applying one BatchRenormalization link twice (its second call reads the
+    running statistics its first updated) is outside the contract: what differs from the
+    plain path is reported, never judged (D10)."""
+    run("stateful_feedback", forget_implementation, forget_device, request)

@@ -118,3 +118,126 @@ def test_graphs_with_captured_values_are_refused():
     (y,) = b.end_forget((b.binary("mul", a, c),))
     with pytest.raises(MemoryModelError, match="capture"):
         memory_model.predict(b.build((y,)), True)
+
+
+# ---- layouts: a non-contiguous array costs a copy where a reshape cannot view it ----
+
+
+def _measured_retained(graph: G.Graph, forget) -> int:
+    from forget_conformance.fuzz import compare
+
+    run = compare.run_step(G.compile_graph(graph), forget, "@numpy")
+    assert run.error is None
+    return run.retained
+
+
+def _transpose_tanh_linear(reshapes: bool) -> G.Graph:
+    b = G.GraphBuilder()
+    x = b.input((2, 2, 3) if reshapes else (3, 4))
+    t = b.transpose(x, (0, 2, 1) if reshapes else (1, 0))  # a view, not C-contiguous
+    y = b.unary("tanh", t)  # NumPy lays it out like its input (order 'K')
+    n_in = 6 if reshapes else 3
+    return b.build((b.apply_link(b.add_link("linear", (n_in, 2)), y),))
+
+
+def test_linear_keeps_the_copy_its_reshape_makes_of_a_transposed_array():
+    # tanh keeps its (2, 3, 2) output (48 bytes); F.linear reshapes it to (2, 6), which
+    # NumPy must copy (48 more), and the linear node keeps that copy; the (2, 2) output's
+    # loss weights (16) and the float64 loss (8)
+    graph = _transpose_tanh_linear(reshapes=True)
+    assert memory_model.predict(graph, False).retained == 48 + 48 + 16 + 8
+    assert _measured_retained(graph, None) == 48 + 48 + 16 + 8
+    # a 2-D transposed input is F-contiguous: linear's dot reads it as it is, no copy
+    graph = _transpose_tanh_linear(reshapes=False)
+    assert memory_model.predict(graph, False).retained == 48 + 32 + 8  # (4, 2) output
+    assert _measured_retained(graph, None) == 48 + 32 + 8
+
+
+def test_reshape_copies_only_what_it_cannot_view():
+    for shape, axes, copies in (((2, 3), (1, 0), True), ((1, 3), (1, 0), False),  # size-1
+                                ((2, 3), (0, 1), False)):  # axes in order: the same array
+        b = G.GraphBuilder()
+        x = b.input(shape)
+        y = b.unary("tanh", b.transpose(x, axes))  # tanh keeps y (24 bytes)
+        r = b.reshape(y, (6,) if 6 in (shape[0] * shape[1],) else (3,))
+        n = 4 * shape[0] * shape[1]
+        graph = b.build((b.binary("mul", r, b.add_link("weight", (n // 4,))),))
+        # mul keeps r: a view of y, or a copy of it (n more); loss weights n, the loss 8
+        expected = n + (n if copies else 0) + n + 8
+        assert memory_model.predict(graph, False).retained == expected, (shape, axes)
+        assert _measured_retained(graph, None) == expected, (shape, axes)
+
+
+def test_conv2d_output_is_a_rolled_view_that_a_reshape_copies():
+    b = G.GraphBuilder()
+    x = b.input((2, 3, 4, 4))
+    c = b.apply_link(b.add_link("conv2d", (3, 2, 1, 0)), x)  # (2, 2, 4, 4), channels last
+    y = b.unary("tanh", c)  # keeps y (256 bytes), laid out like c
+    r = b.reshape(y, (2, 32))
+    graph = b.build((b.binary("mul", r, b.add_link("weight", (2, 32))),))
+    # conv keeps x and W (free); the reshape copies y (256), mul keeps the copy;
+    # loss weights 256 and the loss 8
+    assert memory_model.predict(graph, False).retained == 3 * 256 + 8
+    assert _measured_retained(graph, None) == 3 * 256 + 8
+
+
+def test_unused_branches_are_freed_but_shared_retained_inputs_stay():
+    b = G.GraphBuilder()
+    x = b.input((2, 3), wrap=False)  # a raw array: its sum is a new, unshared array
+    s = b.sum(x, axis=0, keepdims=True)  # (1, 3), 12 bytes
+    y = b.unary("tanh", s)  # keeps y (12)
+    b.binary("mul", s, y)  # unused, but mul retained s on s's variable node, which tanh
+    graph = b.build((y,))  # (used) takes as input: s stays; y's loss weights 12, loss 8
+    assert memory_model.predict(graph, False).retained == 12 + 12 + 12 + 8
+    assert _measured_retained(graph, None) == 12 + 12 + 12 + 8
+
+
+def test_the_model_measures_as_predicted_on_drawn_graphs():
+    """Model vs measurement on fuzz graphs (plain and through the reference), exactly:
+    layouts, unused branches, raw arrays, segments."""
+    from hypothesis import HealthCheck, given, settings
+
+    from forget_conformance.fuzz.strategies import graphs
+
+    forget = resolve("reference").forget
+    covered = []
+
+    @settings(max_examples=120, derandomize=True, deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(graphs())
+    def agree(graph):
+        try:
+            predicted = [memory_model.predict(graph, f is not None).retained
+                         for f in (None, forget)]
+        except MemoryModelError:
+            return
+        covered.append(graph)
+        for f, p in zip((None, forget), predicted, strict=True):
+            from forget_conformance.fuzz import compare
+
+            run = compare.run_step(G.compile_graph(graph), f, "@numpy")
+            if run.error is None:
+                assert run.retained == p, (f is not None, run.retained, p, graph)
+
+    agree()
+    assert len(covered) >= 40
+
+
+def test_an_unused_forget_call_leaves_the_arguments_it_retained_to_their_users():
+    # found by --profile full: forget retains its arguments on their variable nodes; an
+    # unused call's node is freed, but v0's data stays while tanh (used) takes v0 as input
+    b = G.GraphBuilder()
+    x = b.input((2, 2))
+    v0 = b.sum(x)
+    v2 = b.unary("tanh", b.unary("tanh", v0))
+    _, passed = b.begin_forget((v2, v0))
+    b.end_forget((passed,))  # passes v0 through; its result is unused
+    w = b.add_link("weight", ())
+    v4 = b.binary("mul", v2, w)
+    (a,) = b.begin_forget((v4,))
+    (v6,) = b.end_forget((b.binary("mul", a, w),))
+    graph = b.build((v4, v6))
+    # loss weights 4 + 4 and the loss 8; tanh outputs v1, v2 (4 + 4); v0 (4), kept by
+    # the unused call for tanh; f1 keeps v4 (4)
+    assert memory_model.predict(graph, True).retained == 32
+    assert _measured_retained(graph, resolve("reference").forget) == 32

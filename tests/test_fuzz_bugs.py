@@ -56,3 +56,31 @@ def test_ci_reaches_every_feature(suite):
     for graph in ci_graphs(suite):
         coverage.add(graph)
     assert coverage.missing(FEATURES) == [], coverage.line(suite)
+
+
+@pytest.mark.parametrize("name", fuzz_bugs.CORRECT)
+def test_ci_examples_accept_correct_variants(name):
+    """A fixed overhead per forget call (a 0-d float32 kept per call) is not D2."""
+    covered = [g for g in ci_graphs("differential") if oracle.retained_limit(g) is not None]
+    assert len(covered) >= 100
+    forget = impl.resolve(f"tests.broken.fuzz_bugs:{name}").forget
+    for graph in covered[:100]:  # where the memory model covers the graph: D2 is checked
+        oracle.check_differential(graph, forget, "@numpy")
+
+
+def test_a_d2_failure_names_the_arrays_kept_beyond_the_model():
+    from forget_conformance.graph import GraphBuilder
+
+    b = GraphBuilder()
+    x = b.input((4, 3))
+    (a,) = b.begin_forget((x,))
+    (y,) = b.end_forget((b.unary("tanh", b.unary("sin", a)),))
+    graph = b.build((y,))
+    with pytest.raises(ClauseViolation) as info:
+        oracle.check_differential(graph, impl.resolve(
+            "tests.broken.fuzz_bugs:forward_keeps_graph").forget)
+    message = str(info.value)
+    assert info.value.clause_id == "D2" and "16 per forget call (1)" in message
+    # sin keeps its input (the argument, a copy of x here) and tanh its output: the
+    # intermediates of func, named by shape, dtype and the op that made them
+    assert "kept beyond the model: " in message and "(4, 3) float32 (made by Tanh)" in message

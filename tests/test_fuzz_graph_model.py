@@ -136,3 +136,50 @@ def test_builder_rejects_invalid_ops():
     with pytest.raises(ValueError):
         b.apply_link(b.add_link("batch_norm", (4,)), x)
     assert chainer.config.train
+
+
+# ---- stateful feedback: a link whose later call in a segment reads what an earlier wrote ----
+
+
+def _renorm_twice(inside_one_segment: bool):
+    from forget_conformance.graph import feedback_links
+
+    b = GraphBuilder()
+    x = b.input((4, 3))
+    link = b.add_link("batch_renorm", (3,))
+    (a,) = b.begin_forget((x,))
+    y = b.apply_link(link, a)
+    if not inside_one_segment:
+        (y,) = b.end_forget((y,))
+        (y,) = b.begin_forget((y,))
+    (z,) = b.end_forget((b.apply_link(link, b.unary("tanh", y)),))
+    return feedback_links(b.build((z,)))
+
+
+def test_the_graph_model_knows_which_segments_feed_state_back():
+    assert _renorm_twice(inside_one_segment=True) == {"f0": {"l0"}}
+    assert _renorm_twice(inside_one_segment=False) == {}  # one call per segment: in contract
+
+
+def test_judged_targets_never_draw_feedback_and_the_informational_one_always_does():
+    from forget_conformance.fuzz import targets
+    from forget_conformance.fuzz.throughput import draw_graphs
+    from forget_conformance.graph import feedback_links
+
+    for name, target in targets.TARGETS.items():
+        drawn = draw_graphs(20, target.strategy)
+        assert all(bool(feedback_links(g)) == target.informational for g in drawn), name
+
+
+def test_feedback_graphs_are_reported_never_failed(tmp_path, monkeypatch):
+    from forget_conformance import impl
+    from forget_conformance.fuzz import property_runner, targets
+
+    monkeypatch.setenv("FORGET_FUZZ_FAILURES", str(tmp_path))
+    monkeypatch.setenv(property_runner.ENV_DATABASE, str(tmp_path / "db"))
+    monkeypatch.setenv(property_runner.ENV_MAX_EXAMPLES, "4")
+    log = property_runner.FuzzLog()
+    assert targets.run("stateful_feedback", impl.resolve("reference"), "@numpy", log) == 4
+    line = log.observation("stateful_feedback")
+    assert log.differences and "graphs differ from the plain path; unsupported" in line
+    assert len(log.reproducers) == 1 and "reproducer: " in line

@@ -37,9 +37,9 @@ CAUGHT = {
     "last_writer_wins": (BROKEN + "last_writer_wins", "shared_parameters", {"T3"}),
     "loss_scale_dropped": (BROKEN + "loss_scale_dropped", "loss_scale", {"T1"}),
     "lost_param_grads": (BROKEN + "lost_param_grads", "differential", {"D3"}),
-    "int_args_cast": (BROKEN + "int_args_cast", "differential", {"T4"}),
+    "int_args_cast": (BROKEN + "int_args_cast", "differential", {"T4", "D2"}),  # keeps floats
     "backward_time_config": (BROKEN + "backward_time_config", "eval_forward", {"T2"}),
-    "scaled_arg_grads": (BROKEN + "scaled_arg_grads", "differential", {"D3"}),
+    "scaled_arg_grads": (BROKEN + "scaled_arg_grads", "differential", {"D3", "T4"}),
     "tuple_for_single": (BROKEN + "tuple_for_single", "differential", {"D6"}),
     "float32_outputs": (BROKEN + "float32_outputs", "differential", {"D1", "D3"}),
     "recompute_not_flagged": (BROKEN + "recompute_not_flagged", "differential", {"D9"}),

@@ -42,9 +42,12 @@ Public API::
 """
 
 from forget_conformance.graph.analysis import (
+    FEEDBACK_LINKS,
     RETAINED_BY_OP,
     Retained,
     features,
+    feedback_links,
+    gradient_precision,
     param_uses,
     retained_arrays,
     retained_bytes,
@@ -76,7 +79,8 @@ __all__ = [
     "GraphBuilder", "GraphError", "Input", "Link", "Op", "Retained", "build", "capture_leaves",
     "capture_uses",
     "compile_graph", "conv_bn_stack", "elementwise_chain", "every_k", "expected_calls",
-    "features", "leaves_of", "live_segments", "mlp", "param_uses", "per_layer",
+    "FEEDBACK_LINKS", "features", "feedback_links", "gradient_precision", "leaves_of",
+    "live_segments", "mlp", "param_uses", "per_layer",
     "retained_arrays", "retained_bytes", "shared_capture_leaves", "shared_captures",
     "sqrt_segments", "to_source",
     "unrolled_rnn", "walk",

@@ -23,6 +23,13 @@ RETAINED_BY_OP: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
     "sum": ((), ()), "linear": ((0, 1), ()), "conv2d": ((0, 1), ()),
     "batch_norm": ((0, 1), ()), "batch_renorm": ((0, 1), ()), "embed_id": ((0,), ()),
 }
+#: Link kinds whose call in training reads state that their own earlier calls update:
+#: BatchRenormalization corrects the batch statistics by its running averages (r, d)
+#: and then updates them. Called twice inside one segment, its second call reads what
+#: the first wrote, and a recomputation cannot see what the forward saw: a ``func``
+#: that "behaves differently in multiple calls with the same inputs", outside the
+#: contract (D10). BatchNormalization normalizes by the batch's own statistics.
+FEEDBACK_LINKS = frozenset({"batch_renorm"})
 _LINK_WEIGHT = {"linear": "W", "conv2d": "W", "batch_norm": "gamma", "batch_renorm": "gamma",
                 "embed_id": "W"}
 
@@ -143,12 +150,27 @@ def param_uses(graph: Graph) -> dict[str, set[bool]]:
     return uses
 
 
+def feedback_links(graph: Graph) -> dict[str, set[str]]:
+    """Segment name -> the links of :data:`FEEDBACK_LINKS` kinds it (or a segment nested
+    in it) applies more than once: the segments outside the contract (D10)."""
+    kinds = {link.name for link in graph.links if link.kind in FEEDBACK_LINKS}
+    found: dict[str, set[str]] = {}
+    for seg, _ in graph.segments():
+        calls = [s.attr("link") for s, _ in walk(seg.body)
+                 if isinstance(s, Op) and s.attr("link") in kinds]
+        twice = {name for name in calls if calls.count(name) > 1}
+        if twice:
+            found[seg.name] = twice
+    return found
+
+
 def features(graph: Graph) -> set[str]:
     """Structural features present (used to attribute a failure to a clause):
     ``nested``, ``duplicate_arg``, ``passthrough``, ``multi_output``, ``unused_output``,
     ``index_arg``, ``raw_array_arg``, ``shared_param``, ``stateful``, ``mixed_dtypes``,
-    ``zero_size``, ``captured`` (a segment closes over a value of an enclosing scope) and
-    ``shared_capture`` (a leaf gets gradient through such a value and otherwise too)."""
+    ``zero_size``, ``captured`` (a segment closes over a value of an enclosing scope),
+    ``shared_capture`` (a leaf gets gradient through such a value and otherwise too) and
+    ``stateful_feedback`` (see :func:`feedback_links`)."""
     found: set[str] = set()
     inputs = {x.name: x for x in graph.inputs}
     live_refs = _used_refs(graph)
@@ -176,6 +198,8 @@ def features(graph: Graph) -> set[str]:
         found.add("shared_param")
     if "captured" in found and shared_capture_leaves(graph):
         found.add("shared_capture")
+    if feedback_links(graph):
+        found.add("stateful_feedback")
     if len({d for d in dtypes if d.startswith("float")}) > 1:
         found.add("mixed_dtypes")
     return found
@@ -193,3 +217,49 @@ def _used_refs(graph: Graph) -> set[Ref]:
         if isinstance(step, Forget):
             used.update(step.returns)
     return used
+
+
+def gradient_precision(graph: Graph) -> dict[str, str]:
+    """For each leaf (input, link or weight) whose gradient passes through a float dtype of
+    lower precision than its own, that lowest dtype: the dtypes of the values computed from
+    the leaf on the way to the loss (segment arguments and results are the values they
+    pass on). A cast to float16 and back sums the leaf's contributions in float16."""
+    leaf_dtype = {x.name: x.dtype for x in graph.inputs if not x.is_index}
+    leaf_dtype.update((link.name, link.dtype) for link in graph.links)
+    deps: dict[Ref, set[str]] = {x: {x} for x in leaf_dtype}
+    dtypes: dict[Ref, str] = dict(leaf_dtype)
+    edges: list[tuple[tuple[Ref, ...], tuple[Ref, ...]]] = []
+
+    def visit(steps: tuple) -> None:
+        for step in steps:
+            if isinstance(step, Forget):
+                for p, a in zip(step.params, step.args, strict=False):
+                    deps[p] = set(deps.get(a, ()))
+                    edges.append(((a,), (p,)))
+                visit(step.body)
+                for o, r, d in zip(step.outs, step.returns, step.dtypes, strict=False):
+                    deps[o], dtypes[o] = set(deps.get(r, ())), d
+                    edges.append(((r,), (o,)))
+                continue
+            found = set().union(*(deps.get(a, set()) for a in step.args))
+            if step.attr("link"):
+                found.add(step.attr("link"))
+            for o, d in zip(step.outs, step.dtypes, strict=False):
+                deps[o], dtypes[o] = found, d
+            edges.append((step.args, step.outs))
+
+    visit(graph.steps)
+    live = set(graph.loss)
+    for ins, outs in reversed(edges):  # every value is made before it is used
+        if live.intersection(outs):
+            live.update(ins)
+    lowest: dict[str, str] = {}
+    for ref in live:
+        d = dtypes.get(ref, "")
+        if not d.startswith("float"):
+            continue
+        for leaf in deps.get(ref, ()):
+            current = lowest.get(leaf, leaf_dtype[leaf])
+            if np.finfo(d).eps > np.finfo(current).eps:
+                lowest[leaf] = d
+    return lowest

@@ -25,6 +25,7 @@ class Buffer:
 
     nbytes: int
     refs: int = 1
+    label: tuple | None = None  # (shape, dtype, what made it), for the arrays kept
 
 
 class Heap:
@@ -33,14 +34,22 @@ class Heap:
     def __init__(self) -> None:
         self.current = 0
         self.peak = 0
+        self.live: dict[int, Buffer] = {}  # labelled buffers alive now
+
+    def arrays(self) -> list[tuple]:
+        """The labels of the labelled buffers alive now."""
+        return [buf.label for buf in self.live.values() if buf.label is not None]
 
     def touch(self, extra: int = 0) -> None:
         self.peak = max(self.peak, self.current + extra)
 
-    def alloc(self, nbytes: int) -> Buffer:
+    def alloc(self, nbytes: int, label: tuple | None = None) -> Buffer:
         self.current += nbytes
         self.touch()
-        return Buffer(nbytes)
+        buf = Buffer(nbytes, label=label)
+        if label is not None and nbytes:
+            self.live[id(buf)] = buf
+        return buf
 
     def hold(self, buf: Buffer) -> Buffer:
         buf.refs += 1
@@ -50,13 +59,14 @@ class Heap:
         buf.refs -= 1
         if buf.refs == 0:
             self.current -= buf.nbytes
+            self.live.pop(id(buf), None)
         assert buf.refs >= 0, "dropped a freed buffer"
 
 
 @dataclass(eq=False)
 class Var:
     """A Variable: its buffer, (shape, dtype), creator node and rank; ``grad`` is
-    ``.grad`` of a leaf."""
+    ``.grad`` of a leaf; ``layout`` its array's strides (``graph.layout``)."""
 
     buffer: Buffer
     meta: tuple
@@ -64,6 +74,8 @@ class Var:
     rank: int = 0
     requires_grad: bool = True
     grad: Buffer | None = None
+    layout: tuple[int, ...] | None = None  # element strides; None: C-contiguous
+    raw: bool = False  # an ndarray, not a Variable
 
     @property
     def nbytes(self) -> int:
@@ -81,12 +93,13 @@ class Node:
     segment: Any = None
     outputs: list[Var] = field(default_factory=list)
     held: list[Buffer] = field(default_factory=list)
+    retained_inputs: list[Var] = field(default_factory=list)  # whose held data it holds
 
-    def keep(self, heap: Heap, buffers: list[Buffer], saved: int) -> None:
-        """Retain ``buffers`` (and allocate ``saved`` bytes) for backward."""
+    def keep(self, heap: Heap, buffers: list[Buffer], saved: int, label: str = "") -> None:
+        """Retain ``buffers`` (and allocate ``saved`` bytes, ``label``) for backward."""
         self.held += [heap.hold(b) for b in buffers]
         if saved:
-            self.held.append(heap.alloc(saved))
+            self.held.append(heap.alloc(saved, ((saved,), "bytes", label) if label else None))
 
     def free(self, heap: Heap) -> None:
         for buf in self.held:

@@ -7,7 +7,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from forget_conformance.graph.model import FILLS, Forget, Graph, Input, Link, Op, Ref, Shape, Step
+from forget_conformance.graph.model import (
+    FILLS,
+    Forget,
+    Graph,
+    Input,
+    Link,
+    Op,
+    Ref,
+    Shape,
+    Step,
+    walk,
+)
 
 UNARY = ("tanh", "sigmoid", "sin", "relu", "neg", "scale")
 BINARY = ("add", "sub", "mul")
@@ -118,6 +129,12 @@ class GraphBuilder:
             ops.update((op,) if op != "forget" else ())
             stack += used
         return ops, leaves
+
+    def links_in_open_segments(self) -> set[str]:
+        """The links applied so far inside the open segments (nested ones included)."""
+        return {step.attr("link") for scope in self._scopes[1:]
+                for step, _ in walk(tuple(scope.steps))
+                if isinstance(step, Op) and step.attr("link")}
 
     def inputs(self) -> list[Input]:
         """The graph inputs so far."""

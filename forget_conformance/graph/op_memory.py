@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from forget_conformance.graph import layout
 from forget_conformance.graph.model import Link, Op, Shape
 
 Meta = tuple[Shape, str]
@@ -70,8 +71,13 @@ def link_params(link: Link) -> tuple[Meta, ...]:
     raise MemoryModelError(f"no memory facts for link kind {link.kind!r}")
 
 
-def op_memory(op: Op, inputs: Sequence[Meta], link: Link | None = None) -> OpMemory:
-    """The allocations of ``op`` given its inputs' (shape, dtype), link parameters last."""
+def op_memory(op: Op, inputs: Sequence[Meta], link: Link | None = None,
+              layouts: Sequence[layout.Layout] = ()) -> OpMemory:
+    """The allocations of ``op`` given its inputs' (shape, dtype), link parameters last,
+    and their layouts (``graph.layout``; missing: C-contiguous). A reshape whose input's
+    layout forbids a view allocates its output; the reshape ``F.linear`` applies above
+    2-D is not part of the linear op here (see ``memory_model``)."""
+    lay = tuple(layouts) + (None,) * (len(inputs) - len(layouts))
     out = tuple(nbytes(s, d) for s, d in zip(op.shapes, op.dtypes, strict=True))
     sizes = [nbytes(s, d) for s, d in inputs]
     kind = op.op
@@ -85,12 +91,16 @@ def op_memory(op: Op, inputs: Sequence[Meta], link: Link | None = None) -> OpMem
     if kind == "cast":
         same = inputs[0][1] == op.dtypes[0]  # astype(copy=False): the same array
         return OpMemory((None,) if same else out, 0, 0, (None if same else sizes[0],), 0)
+    if kind == "reshape" and layout.reshape_copies(inputs[0][0], lay[0], op.shapes[0]):
+        return OpMemory(out, 0, 0, (None,), 0)
     if kind in ("reshape", "transpose"):
         return OpMemory((None,), 0, 0, (None,), 0)
     if kind == "sum":  # backward broadcasts gy: a view
         return OpMemory(out, 0, 0, (None,), 0)
     if kind == "linear":  # x.dot(W.T) into y; backward gx = gy.dot(W), gW, gb
-        return OpMemory(out, 0, 0, tuple(sizes), 0)
+        flat, flat_layout, _ = layout.linear_input(inputs[0][0], lay[0])
+        blas = layout.linear_copies_for_blas(flat, flat_layout)
+        return OpMemory(out, 0, sizes[0] if blas else 0, tuple(sizes), 0)
     if kind == "conv2d":
         return _conv2d(op, inputs, out[0], sizes, link)
     if kind == "batch_norm":  # x_hat, y, y.astype copy; keeps mean, var, inv_std

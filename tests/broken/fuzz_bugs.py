@@ -19,7 +19,10 @@ EXPECTED: dict[str, tuple[str, set[str]]] = {
     "drops_0d_output_grads": ("differential", _GRADS),
     "keeps_recomputed_graph": ("differential", {"D2"}),
     "hoards_input_copies": ("differential", {"D2"}),
+    "forward_keeps_graph": ("differential", {"D2"}),
 }
+#: Written differently from the reference, and correct: the fuzzer must accept them.
+CORRECT = ("keeps_scalar_per_call",)
 
 
 def _variant(node_cls: type):
@@ -82,8 +85,31 @@ class _HoardsInputCopies(ref._Forget):
         return super().forward(inputs)
 
 
+class _ForwardKeepsGraph(ref._Forget):
+    """The forward runs ``func`` with backprop on and keeps its results: every
+    intermediate that func's ops retain stays alive until the graph is released."""
+
+    def call(self, xs):
+        if chainer.config.enable_backprop:  # the recomputation
+            return super().call(xs)
+        with chainer.using_config("enable_backprop", True):
+            self._kept = super().call([variable.Variable(x.array) for x in xs])
+        return self._kept
+
+
+class _KeepsScalarPerCall(ref._Forget):
+    """Correct: keeps one 0-d float32 per call (bookkeeping), a fixed overhead per call
+    that does not grow with the data (allowed by D2)."""
+
+    def forward(self, inputs):
+        self._count = backend.get_array_module(inputs[0]).zeros((), "f")
+        return super().forward(inputs)
+
+
 zeroes_nonfinite_grads = _variant(_ZeroesNonfiniteGrads)
 returned_twice_grad_once = _variant(_ReturnedTwiceGradOnce)
 drops_0d_output_grads = _variant(_Drops0dOutputGrads)
 keeps_recomputed_graph = _variant(_KeepsRecomputedGraph)
 hoards_input_copies = _variant(_HoardsInputCopies)
+forward_keeps_graph = _variant(_ForwardKeepsGraph)
+keeps_scalar_per_call = _variant(_KeepsScalarPerCall)
