@@ -13,12 +13,13 @@ import tempfile
 import time
 
 from forget_conformance import deviations, impl, supervisor, symptoms, verdicts
+from forget_conformance.records import PhaseReport, Record
 
 TARGET = impl.ALIASES["chainer"]
 SHIPPED = "chainer-7.8.1"
 
 
-def to_rerun(records: list[dict]) -> list[str]:
+def to_rerun(records: list[Record]) -> list[str]:
     """Node ids worth running on upstream: failures (not harness errors), and passes of
     tests that upstream is known to fail."""
     known = deviations.load(SHIPPED)
@@ -33,7 +34,8 @@ def to_rerun(records: list[dict]) -> list[str]:
     return picked
 
 
-def rerun(opts: supervisor.RunOptions, records: list[dict]) -> dict[str, dict] | None:
+def rerun(opts: supervisor.RunOptions, records: list[Record]
+          ) -> dict[str, PhaseReport] | None:
     """Node id -> final record of the same test on upstream; None if upstream could not run."""
     if opts.impl == TARGET:
         return verdicts.final_outcomes(records)

@@ -21,11 +21,13 @@ def final_outcomes(records: list[Record]) -> dict[str, PhaseReport]:
     """One outcome per test: its worst phase, with the message that explains it."""
     rank = {"failed": 3, "xpass": 2, "xfail": 2, "skipped": 1, "passed": 0}
     out: dict[str, PhaseReport] = {}
-    for r in records:
-        if r.get("event") != "report":
+    for record in records:
+        if record["event"] != "report":
             continue
+        r = record
         if r["status"] == "error":  # no verdict on it (e.g. not run: the runner gave up)
-            r = dict(r, status="failed", symptom=r.get("symptom") or symptoms.HARNESS)
+            r = r.copy()
+            r["status"], r["symptom"] = "failed", r.get("symptom") or symptoms.HARNESS
         prev = out.get(r["nodeid"])
         if prev is None or rank.get(r["status"], 0) > rank.get(prev["status"], 0):
             out[r["nodeid"]] = r
@@ -60,14 +62,15 @@ def aggregate(records: list[Record], entries: list[deviations.Entry],
               accept_upstream: bool = False) -> list[ClauseResult]:
     """Clause verdicts from the records of one run. ``entries`` are known deviations;
     ``upstream`` the final records of the same tests on upstream 7.8.1, where run."""
-    per_clause: dict[str, list[dict]] = {c.id: [] for c in catalogue.CLAUSES}
+    per_clause: dict[str, list[PhaseReport]] = {c.id: [] for c in catalogue.CLAUSES}
     for outcome in final_outcomes(records).values():
         clauses = charged(outcome)
         if outcome.get("violated") and outcome["status"] == "failed":
             # The test stopped at its first violation: its other clauses went unchecked.
-            unchecked = dict(outcome, status="skipped", message=(
-                f"not checked: {outcome['nodeid'].split('::')[-1]} stopped at "
-                f"{outcome['violated']}"))
+            unchecked = outcome.copy()
+            unchecked["status"] = "skipped"
+            unchecked["message"] = (f"not checked: {outcome['nodeid'].split('::')[-1]} "
+                                    f"stopped at {outcome['violated']}")
             for clause_id in outcome["clauses"]:
                 if clause_id != outcome["violated"]:
                     per_clause.setdefault(clause_id, []).insert(0, unchecked)
@@ -84,9 +87,9 @@ def aggregate(records: list[Record], entries: list[deviations.Entry],
         checks = [_check(clause, o, entries, upstream, accept_upstream) for o in outcomes
                   if o["status"] == "failed" or classify(o, clause.id, upstream) == FIXES]
         result = ClauseResult(
-            clause.id, clause.title, clause.category, clause.informational, "", "", counts,
+            clause.id, clause.title, clause.category, clause.informational, "skip", "", counts,
             list(dict.fromkeys(o["message"] for o in outcomes if o["status"] == "skipped")),
-            clause.level, list(dict.fromkeys(o["outcome"] for o in outcomes if o.get("outcome"))),
+            clause.level, list(dict.fromkeys(x for o in outcomes if (x := o.get("outcome")))),
             list(dict.fromkeys(c.symptom for c in checks if c.symptom)), None, checks,
             [Case(o["nodeid"], o["status"], o.get("seconds"),
                   o["message"] if o["status"] != "passed" else "") for o in outcomes])
