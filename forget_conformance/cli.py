@@ -10,16 +10,22 @@ interrupted by SIGINT / SIGTERM (no report is written).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 from forget_conformance import (
     __version__,
+    campaign,
     catalogue,
+    databases,
     deviations,
     devices,
     impl,
+    outputs,
     profiles,
     report,
     suites,
@@ -40,6 +46,7 @@ from forget_conformance.options import (
 )
 
 PROG = "forget-conformance"
+CORPUS_ENV = "FORGET_FUZZ_CORPUS"  # fuzz.corpus.ENV_CORPUS (the fuzz suite may be absent)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -75,8 +82,27 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--max-restarts", type=non_negative_int, default=supervisor.MAX_RESTARTS,
                    help="child processes restarted after crashes or hangs before giving up "
                         "(default %(default)s)")
-    p.add_argument("--max-examples", type=at_least_one, help="fuzz: hypothesis examples per test")
+    p.add_argument("--max-examples", type=at_least_one,
+                   help="fuzz: hypothesis examples per test (a campaign: per chunk)")
     p.add_argument("--seed", type=int, help="fuzz: hypothesis seed")
+    p.add_argument("--output-dir", metavar="DIR",
+                   help="where runs write: example database, fuzz reproducers, hypothesis' "
+                        "storage (default: " + str(outputs.default_dir()).replace(
+                            os.path.expanduser("~"), "~", 1) + "; never the current directory)")
+    p.add_argument("--database", metavar="SPEC",
+                   help="fuzz: hypothesis example database, a folder or redis://HOST:PORT/DB "
+                        "(default $FORGET_FUZZ_DATABASE, else DIR/examples); see docs/fuzzing.md")
+    p.add_argument("--duration", type=campaign.parse_duration, metavar="TIME",
+                   help="fuzz campaign: run the fuzz suite until TIME is up (seconds, or e.g. "
+                        "30m, 2h), in chunks with fresh seeds; see docs/fuzzing.md")
+    p.add_argument("--workers", type=at_least_one, default=1,
+                   help="fuzz campaign: worker processes (default 1)")
+    p.add_argument("--shard", type=campaign.parse_shard, metavar="I/N",
+                   help="fuzz: this job is shard I of N (1-based): seeds disjoint from the "
+                        "other shards', derived from I, N and --seed")
+    p.add_argument("--corpus", metavar="DIR",
+                   help="fuzz: regression corpus (a folder in your repository): its examples "
+                        "are replayed first, in every profile; new failures are added to it")
     p.add_argument("--fail-fast", action="store_true",
                    help="stop at the first failing test (the verdict covers what ran)")
     p.add_argument("--clause", action="append", metavar="ID", type=_clause_id,
@@ -124,19 +150,21 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError(f"suite {'/'.join(missing)} is not available in this installation yet")
     if args.accept_upstream_behaviour and not args.upstream_oracle:
         raise UsageError("--accept-upstream-behaviour needs the upstream oracle")
+    output_dir = _outputs(args)
     name = impl.chosen_name(args.impl)
     target = probe_implementation(name, args.timeout)
     implementation = impl.resolve(name)  # safe now: the import ended well in a child
     opts = supervisor.RunOptions(impl=target, suite=args.suite, device=args.device,
                              profile=args.profile, timeout=args.timeout, jobs=args.jobs,
-                             max_examples=args.max_examples, seed=args.seed,
+                             max_examples=args.max_examples, seed=_seed(args),
                              max_restarts=args.max_restarts, level=args.level,
                              fail_fast=args.fail_fast, impl_name=name,
-                             clauses=args.clause, keyword=args.keyword)
+                             clauses=args.clause, keyword=args.keyword,
+                             extra_env=_child_env(args, output_dir))
     print(f"{PROG}: {name} ({target}), "
           f"suite {args.suite}, device {args.device}, profile {args.profile}", file=sys.stderr)
     started = time.monotonic()
-    outcome = supervisor.run(opts)
+    outcome = _execute(args, opts)
     if outcome.usage_error:
         print(f"{PROG}: harness error, not the implementation's fault: the test run could "
               f"not start: {outcome.usage_error}", file=sys.stderr)
@@ -157,9 +185,13 @@ def _run(args: argparse.Namespace) -> int:
     meta["accept_upstream_behaviour"] = args.accept_upstream_behaviour
     meta["strict_deviations"] = args.strict_deviations
     meta["upstream_oracle"] = "not run" if theirs is None else "run"
+    meta["output_dir"] = str(output_dir)
+    meta["campaign"] = getattr(outcome, "summary", None)
     print(f"\n{name}: {meta['seconds']} s"
           + (f", {outcome.crashes} crash/hang recoveries" if outcome.crashes else ""))
     print(report.table(results, stale))
+    if meta["campaign"] is not None:
+        print(report.campaign_lines(meta["campaign"]))
     if outcome.gave_up:
         not_run = sum(r["status"] == "error" for r in outcome.records if r["event"] == "report")
         print(f"{PROG}: gave up after {outcome.crashes} crashes; {not_run} tests not run",
@@ -183,6 +215,67 @@ def _run(args: argparse.Namespace) -> int:
         print(f"{PROG}: no verdict on {errors}: harness or environment error, not the "
               "implementation's fault", file=sys.stderr)
     return code
+
+
+def _outputs(args: argparse.Namespace) -> Path:
+    """Check the campaign and output options; the output directory, created."""
+    _check_campaign(args)
+    output_dir = _output_dir(args.output_dir)
+    if args.database:
+        try:
+            databases.check(args.database)
+        except databases.DatabaseError as exc:
+            raise UsageError(f"--database: {exc}") from None
+    return output_dir
+
+
+def _execute(args: argparse.Namespace, opts: supervisor.RunOptions
+             ) -> supervisor.RunResult | campaign.Outcome:
+    """One supervised run, or a campaign (``--duration``)."""
+    if args.duration is None:
+        return supervisor.run(opts)
+    plan = campaign.Plan(args.duration, args.workers, args.shard or (1, 1), args.seed or 0)
+    return campaign.run(dataclasses.replace(opts, seed=None), plan,
+                        opts.extra_env[outputs.ENV_DATABASE])
+
+
+def _check_campaign(args: argparse.Namespace) -> None:
+    if args.duration is not None and args.suite != "fuzz":
+        raise UsageError("--duration runs a fuzz campaign: it needs --suite fuzz")
+    if args.workers > 1 and args.duration is None:
+        raise UsageError("--workers runs a fuzz campaign: it needs --duration")
+    if args.duration is not None and args.jobs > 1:
+        raise UsageError("--jobs does not apply to a campaign: use --workers")
+    if args.shard is not None and args.suite == "conformance":
+        raise UsageError("--shard splits fuzz seeds: it needs --suite fuzz or all")
+
+
+def _child_env(args: argparse.Namespace, output_dir: Path) -> dict[str, str]:
+    env = outputs.child_env(output_dir, args.database)
+    if args.corpus:
+        env[CORPUS_ENV] = str(Path(args.corpus).expanduser().absolute())
+    return env
+
+
+def _seed(args: argparse.Namespace) -> int | None:
+    """``--seed``; for ``--shard I/N``, this shard's own seed derived from it."""
+    if args.shard is None:
+        return args.seed
+    return campaign.chunk_seed(args.seed or 0, campaign.stream(args.shard, 0), 0)
+
+
+def _output_dir(given: str | None) -> Path:
+    """``--output-dir`` (default ``outputs.default_dir()``), absolute and created."""
+    path = Path(given).expanduser().absolute() if given else outputs.default_dir()
+    if given == "":
+        raise UsageError("--output-dir: empty path")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=path).close()
+    except OSError as exc:
+        raise UsageError(f"--output-dir {path}: cannot create files there "
+                         f"({exc.strerror})") from None
+    return path
 
 
 if __name__ == "__main__":

@@ -182,6 +182,24 @@ class StaleDeviation(TypedDict):
     reason: str
 
 
+class Campaign(TypedDict):
+    """A fuzz campaign (``--duration``): how long, how many workers, what it reached."""
+
+    duration: float  # seconds asked for
+    seconds: float  # seconds it took, start-up and shut-down included
+    workers: int
+    shard: str  # I/N
+    seed: int  # the base seed of the chunks' seeds
+    graphs: int  # examples run, all workers and tests together
+    graphs_per_second: float  # graphs / seconds
+    failures: int  # tests that ended with a failure (one per test and worker at most)
+    per_test: dict[str, int]  # graphs per fuzz target and device
+    features: dict[str, int]  # graphs that reached each feature (fuzz/coverage.py)
+    features_never_reached: list[str]
+    database: str  # the example database spec shared by the workers
+    corpus: str | None  # --corpus: where failures were written (and replayed from)
+
+
 class Report(TypedDict):
     """The document ``--report-json`` writes."""
 
@@ -200,6 +218,8 @@ class Report(TypedDict):
     accept_upstream_behaviour: bool
     strict_deviations: bool
     upstream_oracle: Literal["run", "not run"]
+    output_dir: str  # --output-dir: the example database, reproducers, hypothesis' storage
+    campaign: Campaign | None  # a fuzz campaign's totals (--duration), else null
     versions: dict[str, str | None]
     exit_code: int
     stale_deviations: list[StaleDeviation]

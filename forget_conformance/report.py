@@ -49,6 +49,18 @@ def table(results: list[ClauseResult], stale_entries: list | None = None,
     return "\n".join(lines)
 
 
+def campaign_lines(summary: dict) -> str:
+    """A campaign's totals: graphs, rate, failures, graphs per feature, features never reached."""
+    features = ", ".join(f"{name} {n}" for name, n in summary["features"].items())
+    lines = [f"campaign: {summary['graphs']} graphs in {summary['seconds']} s "
+             f"({summary['graphs_per_second']} graphs/s) by {summary['workers']} worker(s), "
+             f"shard {summary['shard']}, {summary['failures']} failure(s)",
+             f"  graphs per feature: {features}"]
+    if summary["features_never_reached"]:
+        lines.append("  never reached: " + ", ".join(summary["features_never_reached"]))
+    return "\n".join(lines)
+
+
 def versions() -> dict[str, str | None]:
     import chainer
     import numpy

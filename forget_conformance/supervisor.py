@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +57,10 @@ class RunOptions:
     extra_env: dict[str, str] = field(default_factory=dict)
     impl_name: str | None = None  # as the user named it (an alias, or MODULE:ATTR)
     progress: bool = True  # pytest's progress on stderr (off: the upstream oracle's rerun)
+    # Fuzz campaigns (``campaign``): seconds without a new record before the child counts
+    # as hung (default: timeout + 15), and an event that stops the run when set.
+    silence_limit: float | None = None
+    stop: threading.Event | None = None
 
 
 @dataclass
@@ -73,6 +78,7 @@ def _command(opts: RunOptions, results: Path, deselect: list[str]) -> list[str]:
     cmd = [sys.executable, "-c", CHILD_BOOT, *targets, "--rootdir", root,
            "-c", str(Path(__file__).with_name("suite.ini")),
            "-q", "--no-header", "--tb=no", "-rN", "-p", "no:cacheprovider",
+           "-p", "no:benchmark",  # pytest-benchmark would create ./.benchmarks
            "--forget-impl", opts.impl, "--forget-device", opts.device,
            "--forget-profile", opts.profile, "--forget-level", opts.level,
            "--forget-results", str(results),
@@ -119,11 +125,13 @@ def charge(unfinished: list[Started], reason: str, symptom: str) -> list[PhaseRe
             for start in unfinished]
 
 
-def _watch(proc: subprocess.Popen, results: Path, silence_limit: float) -> str | None:
+def _watch(proc: subprocess.Popen, results: Path, silence_limit: float,
+           stop: threading.Event | None = None) -> str | None:
     """Wait for the child; kill it if the results file stays unchanged too long (a test
-    appends its start and end, and long tests progress records, see ``records.progress``)."""
+    appends its start and end, and long tests progress records, see ``records.progress``),
+    or as soon as ``stop`` is set."""
     last_size, last_change = -1, time.monotonic()
-    while proc.poll() is None:
+    while proc.poll() is None and not (stop is not None and stop.is_set()):
         size = results.stat().st_size if results.exists() else 0
         if size != last_size:
             last_size, last_change = size, time.monotonic()
@@ -169,9 +177,12 @@ def _run(opts: RunOptions) -> RunResult:
                                         subprocess.DEVNULL, stderr=err, text=True,
                                         start_new_session=True)
                 try:
-                    hung = _watch(proc, results, opts.timeout + 15)
+                    hung = _watch(proc, results, opts.silence_limit or opts.timeout + 15,
+                                  opts.stop)
                 finally:
                     stop_group(proc)
+            if opts.stop is not None and opts.stop.is_set():
+                return RunResult(records + read_records(results), crashes)
             stderr = errors.read_text(encoding="utf-8", errors="replace")
             new = read_records(results)
             records += new

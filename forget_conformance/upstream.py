@@ -47,7 +47,8 @@ def rerun(opts: supervisor.RunOptions, records: list[Record]
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="forget-upstream-") as scratch:
         # Upstream's own fuzz reproducers are of no use to the user: kept out of their folder.
-        env = dict(opts.extra_env, FORGET_FUZZ_FAILURES=scratch)
+        # Nor into their regression corpus, which the rerun replays but must not grow.
+        env = dict(opts.extra_env, FORGET_FUZZ_FAILURES=scratch, FORGET_FUZZ_CORPUS_WRITE="0")
         result = supervisor.run(dataclasses.replace(opts, impl=TARGET, select=picked, jobs=1,
                                                     extra_env=env, progress=False,
                                                     clauses=None, keyword=None))

@@ -18,6 +18,7 @@ FEATURES = ("nested", "stateful_in_segment", "stateful_nested", "captured", "sha
             "float16", "int_input", "large", "nonfinite", "returned_twice", "passthrough",
             "zero_d_output", "many_outputs", "unused_output")
 _STATEFUL = ("batch_norm", "batch_renorm")
+EVENT_PREFIX = "graph feature: "
 
 
 def graph_features(graph: Graph) -> set[str]:
@@ -54,10 +55,24 @@ class Coverage:
         self.examples = 0
         self.hits: collections.Counter[str] = collections.Counter()
         self.memory_checked = 0
+        self.last: set[str] = set()
 
-    def add(self, graph: Graph) -> None:
+    def add(self, graph: Graph) -> set[str]:
+        """Count ``graph``'s features; returns them (also kept as ``last``)."""
         self.examples += 1
-        self.hits.update(graph_features(graph))
+        self.last = graph_features(graph)
+        self.hits.update(self.last)
+        return self.last
+
+    @staticmethod
+    def label(found: Iterable[str]) -> None:
+        """Tell hypothesis which features the current example has (``hypothesis.event``):
+        its statistics (``--hypothesis-show-statistics``, HypoFuzz) then show what a
+        run reached."""
+        from hypothesis import event
+
+        for name in sorted(found):
+            event(EVENT_PREFIX + name)
 
     def missing(self, wanted: Iterable[str] = FEATURES) -> list[str]:
         """The features of ``wanted`` no example reached."""

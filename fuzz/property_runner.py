@@ -2,9 +2,10 @@
 
 Settings: ``profiles.examples(base)`` examples unless ``$FORGET_FUZZ_MAX_EXAMPLES``;
 ``$FORGET_FUZZ_SEED`` fixes the seed (and turns off the ``ci`` derandomisation);
-the example database lives in ``$FORGET_FUZZ_DATABASE`` (default ``.hypothesis/``
-in the working directory): every failing example is saved there, and replayed first by
-the next run in every profile but the deterministic ``ci``.
+the example database is ``$FORGET_FUZZ_DATABASE`` (a folder or ``redis://...``, see
+``databases``; default ``examples/`` under ``outputs.default_dir()``, never the working
+directory): every failing example is saved there, and replayed first by the next run in
+every profile but the deterministic ``ci``.
 """
 
 from __future__ import annotations
@@ -22,17 +23,17 @@ from typing import Any
 import hypothesis
 from hypothesis import given, note, settings
 from hypothesis.control import current_build_context
-from hypothesis.database import DirectoryBasedExampleDatabase, ExampleDatabase
+from hypothesis.database import ExampleDatabase
 
-from forget_conformance import profiles
+from forget_conformance import databases, outputs, profiles
 from forget_conformance.catalogue import ClauseViolation
-from forget_conformance.fuzz import oracle, reproducer
+from forget_conformance.fuzz import corpus, oracle, reproducer
 from forget_conformance.fuzz.coverage import Coverage
 from forget_conformance.impl import Implementation
 
 ENV_MAX_EXAMPLES = "FORGET_FUZZ_MAX_EXAMPLES"
 ENV_SEED = "FORGET_FUZZ_SEED"
-ENV_DATABASE = "FORGET_FUZZ_DATABASE"
+ENV_DATABASE = outputs.ENV_DATABASE
 ENV_EXAMPLE_TIMEOUT = "FORGET_EXAMPLE_TIMEOUT"
 PROGRESS_SECONDS = 10.0
 
@@ -155,38 +156,45 @@ class _SaveOnly(ExampleDatabase):
         self.inner.delete(key, value)
 
 
-def _database(deterministic: bool) -> ExampleDatabase:
-    """The example database: failures are always kept; ``ci`` does not replay them."""
-    directory = DirectoryBasedExampleDatabase(os.environ.get(ENV_DATABASE) or ".hypothesis")
-    return _SaveOnly(directory) if deterministic else directory
+def _database(deterministic: bool, test: str) -> corpus.Replaying:
+    """The example database: failures are always kept; ``ci`` does not replay them, but
+    every profile replays the regression corpora's examples of ``test`` first."""
+    directory = databases.open_database(outputs.database())
+    return corpus.Replaying(_SaveOnly(directory) if deterministic else directory,
+                            corpus.examples(test))
 
 
 def fuzz(check: str, strategy: hypothesis.strategies.SearchStrategy, implementation:
          Implementation, device: Any, base_examples: int, test: str,
          log: FuzzLog | None = None, informational: bool = False,
-         hang_clause: str = "D1") -> int:
+         hang_clause: str = "D1", *, seed: int | None = None,
+         examples: int | None = None) -> int:
     """Run ``oracle.CHECKS[check]`` on graphs from ``strategy``; returns examples run.
 
     On failure the final (shrunk) example is written as a reproducer script, whose
     path is added to the failure report, then the failure is re-raised. ``log``, when
-    given, receives the progress and the reproducers' paths. ``informational``: graphs
-    outside the contract; a difference from the plain path (a ``ClauseViolation``) is
-    recorded in ``log.differences`` (a reproducer for the first), never raised.
+    given, receives the progress and the reproducers' paths; a log that has a progress
+    already (a campaign's earlier chunk) keeps counting in it. ``seed`` and ``examples``
+    override ``$FORGET_FUZZ_SEED`` and the profile's example count. ``informational``:
+    graphs outside the contract; a difference from the plain path (a ``ClauseViolation``)
+    is recorded in ``log.differences`` (a reproducer for the first), never raised.
     An example that runs past :func:`example_limit` stops the run at once: a
     ``ClauseViolation`` of ``hang_clause`` (the test's own clause), symptom ``hang``,
     with that example's reproducer.
     """
     device_name = getattr(device, "name", str(device))
     log = log if log is not None else FuzzLog()
-    total = max_examples(base_examples)
-    progress = log.progress = Progress(f"{test} {implementation.name}", total,
-                                       report=log.report)
+    total = examples or max_examples(base_examples)
+    progress = log.progress = log.progress or Progress(
+        f"{test} {implementation.name}", report=log.report)
+    progress.total = progress.count + total  # a campaign's chunks add up
     limit = example_limit()
     hung: list[tuple[int, Path, str]] = []  # the example that ran past its limit
     written = log.reproducers
-    seed = os.environ.get(ENV_SEED)
+    chosen = str(seed) if seed is not None else os.environ.get(ENV_SEED)
+    options = _options(total, chosen, test)
 
-    @settings(**_options(total, seed))
+    @settings(**options)
     @given(graph=strategy)
     def prop(graph) -> None:
         progress.tick(graph)
@@ -216,21 +224,26 @@ def fuzz(check: str, strategy: hypothesis.strategies.SearchStrategy, implementat
             raise
         finally:
             progress.done_one()
+            progress.coverage.label(progress.coverage.last)
 
     prop._hypothesis_internal_add_digest = f"{test}|{implementation.target}".encode()
-    if seed:
-        prop = hypothesis.seed(int(seed))(prop)
+    if chosen:
+        # Not hypothesis.seed(), which also turns the example database off: seeded runs
+        # (shards, campaign chunks) save their failures and replay the others'.
+        setattr(prop, "_hypothesis_internal_use_seed", int(chosen))  # noqa: B010 - for mypy
     try:
         prop()
     except ExampleHang:
         raise _hang(hang_clause, total, *hung[-1]) from None
     except BaseException as exc:
-        _record_replay(exc, seed, written)
+        _record_replay(exc, chosen, written)
+        _add_to_corpus(options["database"], test, check, implementation, device_name, exc,
+                       written)
         raise
     return progress.count
 
 
-def _options(total: int, seed: str | None) -> dict[str, Any]:
+def _options(total: int, seed: str | None, test: str) -> dict[str, Any]:
     """The hypothesis settings of one run.
 
     One failure per test, so it is attributed to one clause (the plug-in reads a single
@@ -240,8 +253,8 @@ def _options(total: int, seed: str | None) -> dict[str, Any]:
     """
     options: dict[str, Any] = {"parent": profiles.hypothesis_settings(), "max_examples": total,
                                "report_multiple_bugs": False,
-                               "database": _database(deterministic=not seed and
-                                                     profiles.current() == "ci")}
+                               "database": _database(not seed and profiles.current() == "ci",
+                                                     test)}
     if seed:
         options["derandomize"] = False
     return options
@@ -265,6 +278,17 @@ def _record_replay(exc: BaseException, seed: str | None, written: list[Path]) ->
         for path in written:
             if any(str(path) in ln for ln in lines):
                 reproducer.add_replay(path, f"{where}; {blob}")
+
+
+def _add_to_corpus(database: corpus.Replaying, test: str, check: str, implementation:
+                   Implementation, device: str, exc: BaseException, written: list[Path]) -> None:
+    """A failure's example (and its reproducer) into ``--corpus``, when one is given."""
+    blob = next((line.strip() for n in getattr(exc, "__notes__", []) for line in n.splitlines()
+                 if "reproduce_failure" in line), None)
+    for example in database.failures()[-1:]:
+        corpus.add(test, example, written[-1] if written else None, {
+            "clause": getattr(exc, "clause_id", None), "check": check, "device": device,
+            "found_on": implementation.target, "reproduce_failure": blob})
 
 
 def _leaves(exc: BaseException) -> list[BaseException]:

@@ -11,11 +11,10 @@ the failure reproduces. Files are never overwritten: names are made unique.
 from __future__ import annotations
 
 import inspect
-import os
 import re
 from pathlib import Path
 
-from forget_conformance import catalogue, chainer_compat
+from forget_conformance import catalogue, chainer_compat, outputs
 from forget_conformance.fuzz import compare
 from forget_conformance.fuzz.oracle import retained_limit
 from forget_conformance.graph import (
@@ -26,8 +25,7 @@ from forget_conformance.graph import (
     to_source,
 )
 
-ENV_DIR = "FORGET_FUZZ_FAILURES"
-DEFAULT_DIR = "fuzz-failures"
+ENV_DIR = outputs.ENV_FAILURES
 REPLAY_MARK = "# hypothesis replay: "
 COPY_MARK = "# ---- reproducer scripts copy from here ----\n"
 
@@ -106,8 +104,9 @@ if __name__ == "__main__":
 
 
 def failures_dir() -> Path:
-    """``$FORGET_FUZZ_FAILURES``, else ``./fuzz-failures``."""
-    return Path(os.environ.get(ENV_DIR) or DEFAULT_DIR)
+    """``$FORGET_FUZZ_FAILURES``, else ``fuzz-failures/`` under ``outputs.default_dir()``
+    (absolute either way)."""
+    return outputs.failures()
 
 
 def check_source(check: str) -> str:

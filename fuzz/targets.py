@@ -11,7 +11,7 @@ from typing import Any
 
 from hypothesis.strategies import SearchStrategy
 
-from forget_conformance.fuzz import property_runner
+from forget_conformance.fuzz import campaign_loop, property_runner
 from forget_conformance.fuzz.strategies import FEEDBACK_EXTRA, graphs
 from forget_conformance.impl import Implementation
 
@@ -51,10 +51,15 @@ TARGETS: dict[str, Target] = {t.name: t for t in (
 
 
 def run(name: str, implementation: Implementation, device: Any,
-        log: property_runner.FuzzLog | None = None) -> int:
+        log: property_runner.FuzzLog | None = None, tests_left: int = 1) -> int:
     """Run one target against ``implementation`` on ``device``; returns examples run
-    (``log``: see :func:`.property_runner.fuzz`)."""
+    (``log``: see :func:`.property_runner.fuzz`). In a campaign worker it runs in chunks
+    for its share of the time left, shared with ``tests_left - 1`` tests after it."""
     target = TARGETS[name]
+    if campaign_loop.active():
+        return campaign_loop.run(target, implementation, device,
+                                 log if log is not None else property_runner.FuzzLog(),
+                                 tests_left)
     return property_runner.fuzz(target.check, target.strategy, implementation, device,
                                 target.base_examples, target.name, log,
                                 informational=target.informational,

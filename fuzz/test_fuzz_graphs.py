@@ -1,7 +1,8 @@
 """Fuzz tests: random graphs, plain vs the ``forget`` under test (see ``fuzz/oracle.py``).
 
 Each test names the clauses its oracle can attribute a failure to; a failure
-writes a reproducer script (``$FORGET_FUZZ_FAILURES``, default ``./fuzz-failures``).
+writes a reproducer script (``$FORGET_FUZZ_FAILURES``, default under
+``forget_conformance.outputs.default_dir()``).
 Each test reports its feature coverage (``fuzz/coverage.py``): a line on the terminal
 and, when it passes, the message of its result; while it runs, a progress line (examples
 done of total, elapsed, failing examples so far) every ``property_runner.PROGRESS_SECONDS``.
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from forget_conformance import plugin
+from forget_conformance import devices, plugin
 from forget_conformance.fuzz import property_runner, targets
 
 # No per-test limit: each example has its own (``property_runner.example_limit``, the
@@ -28,12 +29,28 @@ def run(name: str, implementation, device, request: pytest.FixtureRequest) -> No
 
     log = property_runner.FuzzLog(report=report)
     try:
-        targets.run(name, implementation, device, log)
+        targets.run(name, implementation, device, log, _tests_left(request))
         if targets.TARGETS[name].informational:
             _report(request, log.observation(f"{name} (outside the contract)"))
     finally:
         if log.progress is not None:
             _report(request, log.progress.coverage.line(name))
+
+
+def _tests_left(request: pytest.FixtureRequest) -> int:
+    """This test and those after it in the run that will not skip at once (a campaign
+    shares the time left between them)."""
+    items = request.session.items
+    later = items[items.index(request.node):] if request.node in items else [request.node]
+    return max(1, sum(not _skips(item) for item in later))
+
+
+def _skips(item: pytest.Item) -> bool:
+    """GPU tests without a GPU, and the cross-device test on the CPU, skip at once."""
+    spec = getattr(getattr(item, "callspec", None), "params", {}).get("forget_device")
+    if spec == devices.GPU:
+        return devices.gpu_unavailable_reason() is not None
+    return getattr(item, "originalname", "") == "test_gpu_agrees_with_cpu"
 
 
 def _report(request: pytest.FixtureRequest, line: str, observe: bool = True) -> None:

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from forget_conformance import impl, policy, profiles
-from forget_conformance.fuzz import compare, property_runner, reproducer, targets
+from forget_conformance.fuzz import compare, corpus, property_runner, reproducer, targets
 from forget_conformance.graph import GraphBuilder, to_source
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,13 +50,16 @@ CAUGHT = {
 
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path, monkeypatch):
-    """ci profile; reproducers and the example database under ``tmp_path``."""
+    """ci profile; reproducers and the example database under ``tmp_path``; the drawn
+    examples only."""
     previous = profiles.current()
     profiles.activate("ci")
     monkeypatch.setenv(property_runner.ENV_DATABASE, str(tmp_path / "db"))
     monkeypatch.setenv("FORGET_FUZZ_FAILURES", str(tmp_path / "failures"))
     monkeypatch.delenv(property_runner.ENV_SEED, raising=False)
     monkeypatch.delenv(property_runner.ENV_MAX_EXAMPLES, raising=False)
+    # What the drawn ci examples catch, as fuzz/FINDINGS.md measures: no shipped corpus.
+    monkeypatch.setenv(corpus.ENV_SHIPPED, "0")
     yield
     profiles.activate(previous)
 

@@ -64,7 +64,7 @@ def test_a_report_validates_against_the_schema():
             "device": "cpu", "profile": "ci", "level": "contract", "known_deviations": None,
             "argv": [], "seconds": 1.5, "crashes": 0, "gave_up": False,
             "accept_upstream_behaviour": False, "strict_deviations": False,
-            "upstream_oracle": "not run"}
+            "upstream_oracle": "not run", "output_dir": "/tmp/out", "campaign": None}
     doc = json.loads(report.to_json(results, meta, []))
     schema = records.report_schema()
     validate(doc, schema, schema)
