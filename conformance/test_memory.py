@@ -23,7 +23,7 @@ import chainer.functions as F
 import chainer.links as L
 import pytest
 
-from forget_conformance import devices, meters
+from forget_conformance import devices, meters, policy
 from forget_conformance.catalogue import ClauseViolation
 from forget_conformance.conformance.support import variables
 from forget_conformance.symptoms import Symptomatic
@@ -32,7 +32,7 @@ SIDE = 256  # 256 x 256 float32 = 256 KiB per array
 SIZES = (SIDE // 2, SIDE)  # kept memory is measured at both: data 4 times larger
 #: The fixed overhead allowed per forget call (scalars, bookkeeping), in bytes; far below
 #: any intermediate here (64 KiB at the smaller size).
-PER_CALL = 4 * 1024
+PER_CALL = policy.MEMORY_BOOKKEEPING_BYTES  # a fixed overhead per call (policy.py)
 STEPS = 5  # training steps for the across-steps check
 
 

@@ -10,6 +10,7 @@ parameters.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -26,6 +27,7 @@ from forget_conformance.graph import (
     memory_model,
     param_uses,
     shared_capture_leaves,
+    walk,
 )
 from forget_conformance.graph.op_memory import MemoryModelError
 
@@ -94,7 +96,19 @@ def retained_limit(graph: Graph) -> dict | None:
     except MemoryModelError:
         return None
     return {"bytes": prediction.retained, "calls": len(graph.segments()),
-            "arrays": [list(a) for a in prediction.arrays]}
+            "arrays": [list(a) for a in prediction.arrays], "sizes": value_sizes(graph)}
+
+
+def value_sizes(graph: Graph) -> list[int]:
+    """Element counts of every value the graph has (inputs, results of ops and segments,
+    the model's retained arrays): an array of another count is no intermediate of it."""
+    shapes = [x.shape for x in graph.inputs]
+    shapes += [s for step, _ in walk(graph.steps) for s in step.shapes]
+    for link in graph.links:  # parameters: W, and a bias of the last size
+        shapes += [link.sizes, link.sizes[-1:]]
+        if link.kind == "conv2d":
+            shapes.append(link.sizes[:2] + link.sizes[2:3] * 2)
+    return sorted({math.prod(s) for s in shapes})
 
 
 def run_check(check: str, graph: Graph, forget: Callable, device: Any = None) -> bool:

@@ -100,3 +100,4 @@ def test_inlined_lower_precision_rule_agrees_with_policy(dtype, through):
 
 def test_inlined_memory_allowance_agrees_with_policy():
     assert compare.PER_CALL_BYTES == policy.MEMORY_PER_CALL_BYTES
+    assert compare.BOOKKEEPING_BYTES == policy.MEMORY_BOOKKEEPING_BYTES

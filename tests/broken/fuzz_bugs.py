@@ -8,6 +8,7 @@ may be attributed to. Name one on the command line as ``tests.broken.fuzz_bugs:N
 from __future__ import annotations
 
 import chainer
+import numpy
 from chainer import backend, variable
 
 from forget_conformance.reference import _forget as ref
@@ -22,7 +23,7 @@ EXPECTED: dict[str, tuple[str, set[str]]] = {
     "forward_keeps_graph": ("differential", {"D2"}),
 }
 #: Written differently from the reference, and correct: the fuzzer must accept them.
-CORRECT = ("keeps_scalar_per_call",)
+CORRECT = ("keeps_scalar_per_call", "keeps_rng_state")
 
 
 def _variant(node_cls: type):
@@ -106,6 +107,15 @@ class _KeepsScalarPerCall(ref._Forget):
         return super().forward(inputs)
 
 
+class _KeepsRngState(ref._Forget):
+    """Correct: keeps NumPy's RNG state (a (624,) uint32 table, 2.5 KiB) per call, to
+    replay it in the recomputation: fixed bookkeeping, no intermediate of func (D2)."""
+
+    def forward(self, inputs):
+        self._rng = numpy.random.get_state()
+        return super().forward(inputs)
+
+
 zeroes_nonfinite_grads = _variant(_ZeroesNonfiniteGrads)
 returned_twice_grad_once = _variant(_ReturnedTwiceGradOnce)
 drops_0d_output_grads = _variant(_Drops0dOutputGrads)
@@ -113,3 +123,4 @@ keeps_recomputed_graph = _variant(_KeepsRecomputedGraph)
 hoards_input_copies = _variant(_HoardsInputCopies)
 forward_keeps_graph = _variant(_ForwardKeepsGraph)
 keeps_scalar_per_call = _variant(_KeepsScalarPerCall)
+keeps_rng_state = _variant(_KeepsRngState)
